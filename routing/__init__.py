@@ -1,0 +1,35 @@
+"""Road routing core: a drivable graph as compact arrays, snapping, and road ETAs.
+
+Pure: no file, network or clock access. Arrays come in, answers come out; reading
+OpenStreetMap files and caching compiled graphs live in `storage/`.
+"""
+
+from routing.errors import (
+    GraphBuildError,
+    InvalidCoordinateError,
+    RoutingError,
+    SnapError,
+)
+from routing.geo import LatLon, haversine_m, validate_lat_lon
+from routing.graph import RoadGraph, compile_road_graph
+from routing.osm_tags import BUILD_PROFILE_VERSION, WayRule, classify_way
+from routing.router import EtaResult, Route, Router, Snap
+
+__all__ = [
+    "BUILD_PROFILE_VERSION",
+    "EtaResult",
+    "GraphBuildError",
+    "InvalidCoordinateError",
+    "LatLon",
+    "RoadGraph",
+    "Route",
+    "Router",
+    "RoutingError",
+    "Snap",
+    "SnapError",
+    "WayRule",
+    "classify_way",
+    "compile_road_graph",
+    "haversine_m",
+    "validate_lat_lon",
+]

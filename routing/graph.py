@@ -1,0 +1,224 @@
+"""The drivable road graph as compact numpy arrays, and its compilation from OSM segments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import routingkit_cch as rk
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+from routing.errors import GraphBuildError
+from routing.geo import haversine_m, validate_lat_lon_arrays
+
+Progress = Callable[[str], None]
+
+_ARRAY_DTYPES: dict[str, npt.DTypeLike] = {
+    "node_lat": np.float64,
+    "node_lon": np.float64,
+    "node_osm_id": np.int64,
+    "edge_tail": np.int32,
+    "edge_head": np.int32,
+    "edge_length_m": np.float32,
+    "edge_speed_kph": np.float32,
+    "edge_travel_time_ms": np.int64,
+    "edge_highway": np.uint8,
+    "edge_way_id": np.int64,
+    "cch_order": np.int32,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class RoadGraph:
+    """A strongly connected, directed drivable graph.
+
+    Nodes are OSM nodes (every shape point of every drivable way, so a route's node
+    list is its geometry); edges are directed road segments between consecutive
+    nodes. `cch_order` is the contraction order the router needs, computed once at
+    compile time so that loading a cached graph costs no preprocessing.
+    """
+
+    node_lat: npt.NDArray[np.float64]
+    node_lon: npt.NDArray[np.float64]
+    node_osm_id: npt.NDArray[np.int64]
+    edge_tail: npt.NDArray[np.int32]
+    edge_head: npt.NDArray[np.int32]
+    edge_length_m: npt.NDArray[np.float32]
+    edge_speed_kph: npt.NDArray[np.float32]
+    edge_travel_time_ms: npt.NDArray[np.int64]
+    edge_highway: npt.NDArray[np.uint8]
+    edge_way_id: npt.NDArray[np.int64]
+    cch_order: npt.NDArray[np.int32]
+    meta: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def node_count(self) -> int:
+        return int(self.node_lat.shape[0])
+
+    @property
+    def edge_count(self) -> int:
+        return int(self.edge_tail.shape[0])
+
+    def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        return {name: getattr(self, name) for name in _ARRAY_DTYPES}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, npt.NDArray[Any]], meta: dict[str, str]) -> RoadGraph:
+        """Rebuild from to_arrays() output, checking shapes and ranges (caches can rot)."""
+        missing = set(_ARRAY_DTYPES) - set(arrays)
+        if missing:
+            raise GraphBuildError(f"graph arrays missing: {sorted(missing)}")
+        typed = {k: np.ascontiguousarray(arrays[k], dtype=dt) for k, dt in _ARRAY_DTYPES.items()}
+        n = typed["node_lat"].shape[0]
+        m = typed["edge_tail"].shape[0]
+        for k, a in typed.items():
+            want = n if k.startswith("node_") or k == "cch_order" else m
+            if a.ndim != 1 or a.shape[0] != want:
+                raise GraphBuildError(f"graph array {k} has shape {a.shape}, expected ({want},)")
+        if m and (
+            min(typed["edge_tail"].min(), typed["edge_head"].min()) < 0
+            or max(typed["edge_tail"].max(), typed["edge_head"].max()) >= n
+        ):
+            raise GraphBuildError("graph edges reference nodes that do not exist")
+        if not np.array_equal(np.sort(typed["cch_order"]), np.arange(n, dtype=np.int32)):
+            raise GraphBuildError("cch_order is not a permutation of the nodes")
+        return cls(**typed, meta=dict(meta))
+
+
+def compute_cch_order(
+    node_lat: npt.NDArray[np.float64],
+    node_lon: npt.NDArray[np.float64],
+    edge_tail: npt.NDArray[np.int32],
+    edge_head: npt.NDArray[np.int32],
+) -> npt.NDArray[np.int32]:
+    """Nested-dissection order (inertial flow) for the contraction hierarchy."""
+    order = rk.compute_order_inertial(
+        int(node_lat.shape[0]),
+        edge_tail.tolist(),
+        edge_head.tolist(),
+        node_lat.tolist(),
+        node_lon.tolist(),
+    )
+    return np.asarray(order, dtype=np.int32)
+
+
+def compile_road_graph(
+    *,
+    node_osm_id: npt.NDArray[np.int64],
+    node_lat: npt.NDArray[np.float64],
+    node_lon: npt.NDArray[np.float64],
+    seg_from_osm_id: npt.NDArray[np.int64],
+    seg_to_osm_id: npt.NDArray[np.int64],
+    seg_forward: npt.NDArray[np.bool_],
+    seg_backward: npt.NDArray[np.bool_],
+    seg_speed_forward_kph: npt.NDArray[np.float64],
+    seg_speed_backward_kph: npt.NDArray[np.float64],
+    seg_highway: npt.NDArray[np.uint8],
+    seg_way_id: npt.NDArray[np.int64],
+    keep_largest_component: bool = True,
+    meta: dict[str, str] | None = None,
+    progress: Progress | None = None,
+) -> RoadGraph:
+    """Compile undirected way segments into a directed, deduplicated road graph.
+
+    Segments are consecutive node pairs of drivable ways, with the directions a car
+    may use them and the speed each way. Parallel edges keep the fastest; self-loops
+    go; with keep_largest_component only the largest strongly connected component
+    stays, so every kept node can reach every other (no dead-end islands at the
+    extract's clipped border).
+    """
+    say = progress or (lambda _msg: None)
+    node_osm_id = np.asarray(node_osm_id, dtype=np.int64)
+    node_lat = np.asarray(node_lat, dtype=np.float64)
+    node_lon = np.asarray(node_lon, dtype=np.float64)
+    if not (node_osm_id.shape == node_lat.shape == node_lon.shape):
+        raise GraphBuildError("node arrays differ in length")
+    if node_osm_id.size == 0 or np.size(seg_from_osm_id) == 0:
+        raise GraphBuildError("no drivable roads in the input")
+    validate_lat_lon_arrays(node_lat, node_lon)
+
+    say("indexing nodes")
+    sort = np.argsort(node_osm_id, kind="stable")
+    sorted_ids = node_osm_id[sort]
+    if np.any(sorted_ids[1:] == sorted_ids[:-1]):
+        raise GraphBuildError("duplicate node ids")
+
+    def dense(osm_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        pos = np.searchsorted(sorted_ids, osm_ids)
+        pos = np.clip(pos, 0, sorted_ids.size - 1)
+        if not np.array_equal(sorted_ids[pos], osm_ids):
+            raise GraphBuildError("a segment references a node that has no coordinates")
+        return np.asarray(sort[pos], dtype=np.int64)
+
+    seg_u = dense(np.asarray(seg_from_osm_id, dtype=np.int64))
+    seg_v = dense(np.asarray(seg_to_osm_id, dtype=np.int64))
+    fwd = np.asarray(seg_forward, dtype=bool)
+    bwd = np.asarray(seg_backward, dtype=bool)
+    length_m = haversine_m(node_lat[seg_u], node_lon[seg_u], node_lat[seg_v], node_lon[seg_v])
+
+    say("building directed edges")
+    tail = np.concatenate([seg_u[fwd], seg_v[bwd]])
+    head = np.concatenate([seg_v[fwd], seg_u[bwd]])
+    length = np.concatenate([length_m[fwd], length_m[bwd]])
+    speed = np.concatenate(
+        [np.asarray(seg_speed_forward_kph)[fwd], np.asarray(seg_speed_backward_kph)[bwd]]
+    ).astype(np.float64)
+    highway = np.concatenate([np.asarray(seg_highway)[fwd], np.asarray(seg_highway)[bwd]])
+    way_id = np.concatenate([np.asarray(seg_way_id)[fwd], np.asarray(seg_way_id)[bwd]])
+    if np.any(~np.isfinite(speed) | (speed <= 0)):
+        raise GraphBuildError("speeds must be positive and finite")
+    travel_ms = np.rint(length / (speed / 3.6) * 1000.0).astype(np.int64)
+
+    keep = tail != head
+    # Parallel edges: sort by (tail, head, time) and keep the first, i.e. the fastest.
+    order = np.lexsort((travel_ms[keep], head[keep], tail[keep]))
+    idx = np.flatnonzero(keep)[order]
+    t_sorted, h_sorted = tail[idx], head[idx]
+    first = np.ones(idx.size, dtype=bool)
+    first[1:] = (t_sorted[1:] != t_sorted[:-1]) | (h_sorted[1:] != h_sorted[:-1])
+    idx = idx[first]
+    if idx.size == 0:
+        raise GraphBuildError("no drivable road segments in the input")
+
+    n_all = node_lat.size
+    node_keep = np.zeros(n_all, dtype=bool)
+    node_keep[tail[idx]] = True
+    node_keep[head[idx]] = True
+    if keep_largest_component:
+        say("finding the largest strongly connected component")
+        adj = csr_matrix((np.ones(idx.size, dtype=np.int8), (tail[idx], head[idx])), shape=(n_all, n_all))
+        _, labels = connected_components(adj, directed=True, connection="strong")
+        # Isolated (edge-less) nodes form singleton components; only used nodes count.
+        counts = np.bincount(labels[node_keep], minlength=int(labels.max()) + 1)
+        node_keep &= labels == int(np.argmax(counts))
+        idx = idx[node_keep[tail[idx]] & node_keep[head[idx]]]
+
+    new_id = np.full(n_all, -1, dtype=np.int64)
+    kept_nodes = np.flatnonzero(node_keep)
+    new_id[kept_nodes] = np.arange(kept_nodes.size)
+    edge_tail = new_id[tail[idx]].astype(np.int32)
+    edge_head = new_id[head[idx]].astype(np.int32)
+    lat = node_lat[kept_nodes]
+    lon = node_lon[kept_nodes]
+
+    say(f"ordering {kept_nodes.size} nodes for the contraction hierarchy")
+    cch_order = compute_cch_order(lat, lon, edge_tail, edge_head)
+
+    return RoadGraph(
+        node_lat=lat,
+        node_lon=lon,
+        node_osm_id=node_osm_id[kept_nodes],
+        edge_tail=edge_tail,
+        edge_head=edge_head,
+        edge_length_m=length[idx].astype(np.float32),
+        edge_speed_kph=speed[idx].astype(np.float32),
+        edge_travel_time_ms=travel_ms[idx],
+        edge_highway=highway[idx].astype(np.uint8),
+        edge_way_id=way_id[idx].astype(np.int64),
+        cch_order=cch_order,
+        meta=dict(meta or {}),
+    )

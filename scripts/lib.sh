@@ -1,0 +1,86 @@
+# Shared set-up steps for scripts/run.sh and scripts/test.sh. Idempotent; never prompts.
+# shellcheck shell=bash
+
+PROJECT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$PROJECT_ROOT/.venv"
+export DEBIAN_FRONTEND=noninteractive
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+log() { printf '\033[1m[tot]\033[0m %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else
+    log "need root for: $*"; return 1; fi
+}
+
+apt_install() {
+  # apt-get update once per run, then install; quiet unless it fails.
+  if [ -z "${_TOT_APT_UPDATED:-}" ]; then
+    as_root apt-get update -qq >/dev/null
+    _TOT_APT_UPDATED=1
+  fi
+  log "apt-get install $*"
+  as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_python() {
+  local py="${PYTHON:-python3}"
+  if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    log "Python 3.11 or newer is required (found: $("$py" --version 2>&1))"; return 1
+  fi
+  PYTHON_BIN="$py"
+}
+
+# Creates .venv and installs the project with the pinned versions in requirements.lock.
+# Re-installs only when pyproject.toml or the lock changed (a stamp file keeps the hash).
+ensure_venv() {
+  local extras="${1:-}"
+  ensure_python
+  local stamp="$VENV/.tot-installed"
+  local want
+  want="$(cat "$PROJECT_ROOT/pyproject.toml" "$PROJECT_ROOT/requirements.lock" | sha256sum | cut -c1-16)$extras"
+  if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  log "installing the project into $VENV"
+  [ -x "$VENV/bin/python" ] || "$PYTHON_BIN" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+  "$VENV/bin/python" -m pip install -q -c "$PROJECT_ROOT/requirements.lock" -e "$PROJECT_ROOT$extras" \
+    2>&1 | grep -vE "^WARNING: Location|BuildBackendWarning|^\s*$" >&2 || true
+  "$VENV/bin/python" -c "import routing, routingkit_cch, osmium" # fail loudly if the install did not work
+  echo "$want" >"$stamp"
+}
+
+pg_version() { ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1; }
+
+ensure_postgis() {
+  if ! command -v pg_lsclusters >/dev/null || [ -z "$(pg_version)" ]; then
+    apt_install postgresql
+  fi
+  local v; v="$(pg_version)"
+  if [ ! -f "/usr/share/postgresql/$v/extension/postgis.control" ]; then
+    apt_install "postgresql-$v-postgis-3"
+  fi
+}
+
+ensure_postgres_running() {
+  local v; v="$(pg_version)"
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    log "starting PostgreSQL $v"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$v" main start || as_root pg_ctlcluster "$v" main start
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  fi
+  pg_isready -q -h 127.0.0.1 -p 5432 || { log "PostgreSQL did not start"; return 1; }
+}
+
+ensure_redis_running() {
+  command -v redis-server >/dev/null || apt_install redis-server
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    log "starting Redis"
+    mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+      --dir /var/lib/redis --logfile /var/log/redis/ci.log
+    for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
+  fi
+  redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { log "Redis did not start"; return 1; }
+}

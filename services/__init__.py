@@ -1,0 +1,1 @@
+"""Application services: they wire adapters (storage) to the pure core for the edges."""

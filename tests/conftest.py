@@ -1,0 +1,78 @@
+"""Shared fixtures: the bundled map's graph, a router, and real PostGIS / Redis scratch spaces."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from routing import RoadGraph, Router
+from services.road_network import load_road_graph
+from tot.settings import BUNDLED_OSM_PATH
+
+TEST_DATABASE_URL = os.environ.get(
+    "TOT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+TEST_REDIS_URL = os.environ.get("TOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def bundled_osm() -> Path:
+    assert BUNDLED_OSM_PATH.is_file(), "the bundled extract data/osm/helsinki.osm.pbf is missing"
+    return BUNDLED_OSM_PATH
+
+
+@pytest.fixture(scope="session")
+def graph_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("graph-cache")
+
+
+@pytest.fixture(scope="session")
+def helsinki_graph(bundled_osm: Path, graph_cache_dir: Path) -> RoadGraph:
+    return load_road_graph(bundled_osm, graph_cache_dir).graph
+
+
+@pytest.fixture(scope="session")
+def helsinki_router(helsinki_graph: RoadGraph) -> Router:
+    return Router(helsinki_graph)
+
+
+@pytest.fixture
+async def postgis_url() -> AsyncIterator[str]:
+    """A freshly created database with PostGIS, dropped afterwards."""
+    import asyncpg
+
+    name = f"tot_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(TEST_DATABASE_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        base, _, _ = TEST_DATABASE_URL.rpartition("/")
+        url = f"{base}/{name}"
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        finally:
+            await conn.close()
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own; the keys under it are deleted afterwards."""
+    import redis
+
+    prefix = f"tot-test:{uuid.uuid4().hex[:12]}:"
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    try:
+        yield prefix
+    finally:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()

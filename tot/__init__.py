@@ -1,0 +1,1 @@
+"""The `tot` command: the composition root that wires settings, services and edges."""

@@ -1,0 +1,3 @@
+from tot.cli import main
+
+raise SystemExit(main())
