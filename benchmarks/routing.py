@@ -39,7 +39,7 @@ def make_dispatch_queries(
     graph: RoadGraph, count: int, rng: np.random.Generator
 ) -> list[tuple[float, float, np.ndarray, np.ndarray]]:
     """(patient lat, lon, doctors' lats, lons): 20 doctors within 5 km, positions jittered off the nodes."""
-    queries = []
+    queries: list[tuple[float, float, np.ndarray, np.ndarray]] = []
     lat, lon = graph.node_lat, graph.node_lon
     while len(queries) < count:
         p = int(rng.integers(graph.node_count))
@@ -73,12 +73,16 @@ def to_networkx(graph: RoadGraph) -> nx.DiGraph:
     return g
 
 
-def exactness(graph: RoadGraph, router: Router, rng: np.random.Generator, pairs: int) -> dict[str, float]:
+def exactness(
+    graph: RoadGraph, router: Router, rng: np.random.Generator, pairs: int
+) -> dict[str, float]:
     """Max relative / absolute error of our ETAs against exact Dijkstra on unrounded travel times."""
     n = graph.node_count
     sources_count = 20
     sources = rng.integers(0, n, sources_count)
-    exact_s = graph.edge_length_m.astype(np.float64) / (graph.edge_speed_kph.astype(np.float64) / 3.6)
+    exact_s = graph.edge_length_m.astype(np.float64) / (
+        graph.edge_speed_kph.astype(np.float64) / 3.6
+    )
     adj = csr_matrix((exact_s, (graph.edge_tail, graph.edge_head)), shape=(n, n))
     dist = dijkstra(adj, directed=True, indices=sources)
     rel = []
@@ -91,12 +95,22 @@ def exactness(graph: RoadGraph, router: Router, rng: np.random.Generator, pairs:
             abs_err.append(abs(ours - want))
             if want > 0:
                 rel.append(abs(ours - want) / want)
-    return {"max_rel_err": float(max(rel)), "max_abs_err_s": float(max(abs_err)), "pairs": len(abs_err)}
+    return {
+        "max_rel_err": float(max(rel)),
+        "max_abs_err_s": float(max(abs_err)),
+        "pairs": len(abs_err),
+    }
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--osm", type=Path, help="extract to route on (default: Porto from ../shared, else generated)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--osm",
+        type=Path,
+        help="extract to route on (default: Porto from ../shared, else generated)",
+    )
     ap.add_argument("--quick", action="store_true", help="fewer queries; finishes within 60 s")
     ap.add_argument("--seed", type=int, default=20261129)
     ap.add_argument("--cache-dir", type=Path, help="graph cache folder (default: a temporary one)")
@@ -121,7 +135,10 @@ def main() -> int:
             assert warm.cache_hit
             graph = warm.graph
         else:
-            print("note: ../shared/osm/porto.osm.pbf not found; using a generated city-sized graph", file=sys.stderr)
+            print(
+                "note: ../shared/osm/porto.osm.pbf not found; using a generated city-sized graph",
+                file=sys.stderr,
+            )
             name = "generated-grid-400x400"
             t0 = time.perf_counter()
             graph = generate_city(400, seed=args.seed)
@@ -135,7 +152,9 @@ def main() -> int:
     # Doctors are snapped when their fixes arrive (the registry's job), so the dispatch
     # hot path is: snap the patient, then one many-to-one sweep.
     presnapped = [(q[0], q[1], router.nearest_nodes(q[2], q[3])[0].tolist()) for q in queries]
-    m2o_us = time_each(lambda q: router.etas_from_nodes(q[2], router.snap(q[0], q[1]).node), presnapped)
+    m2o_us = time_each(
+        lambda q: router.etas_from_nodes(q[2], router.snap(q[0], q[1]).node), presnapped
+    )
     m2o_full_us = time_each(lambda q: router.many_to_one(q[2], q[3], q[0], q[1]), queries)
     p2p_inputs = [((float(q[2][0]), float(q[3][0])), (q[0], q[1])) for q in queries]
     p2p_us = time_each(lambda q: router.route(q[0], q[1]), p2p_inputs)
@@ -146,7 +165,9 @@ def main() -> int:
 
     def nx_many_to_one(q: tuple[float, float, list[int]]) -> list[float | None]:
         target = router.snap(q[0], q[1]).node
-        times = nx.single_source_dijkstra_path_length(reverse, target, cutoff=NX_CUTOFF_S, weight="travel_time")
+        times = nx.single_source_dijkstra_path_length(
+            reverse, target, cutoff=NX_CUTOFF_S, weight="travel_time"
+        )
         return [times.get(d) for d in q[2]]
 
     def nx_p2p(q: tuple[float, float, list[int]]) -> float:
@@ -167,10 +188,15 @@ def main() -> int:
                 agree += abs(a - b) < 1e-6
     err = exactness(graph, router, rng, 500)
 
-    print(f"graph: {name}: {graph.node_count} nodes, {graph.edge_count} edges; "
-          f"python {platform.python_version()}; k={K} doctors within {CANDIDATE_RADIUS_M / 1000:.0f} km")
+    print(
+        f"graph: {name}: {graph.node_count} nodes, {graph.edge_count} edges; "
+        f"python {platform.python_version()}; k={K} doctors within {CANDIDATE_RADIUS_M / 1000:.0f} km"
+    )
     if build_s is not None:
-        print(f"cold build {build_s:.2f} s" + (f", warm load {warm_load_s:.3f} s" if warm_load_s else ""))
+        print(
+            f"cold build {build_s:.2f} s"
+            + (f", warm load {warm_load_s:.3f} s" if warm_load_s else "")
+        )
     elif warm_load_s is not None:
         print(f"warm load {warm_load_s:.3f} s")
     print(f"{'operation (microseconds)':<46} {'p50':>12} {'p99':>12} {'queries':>8}")
@@ -181,9 +207,11 @@ def main() -> int:
     print(row("networkx: bidirectional dijkstra p2p", nx_p2p_us))
     print(row("networkx: many-to-one k=20 (reverse SSSP 15m)", nx_m2o_us))
     speedup = p50(nx_m2o_us) / p50(m2o_us)
-    print(f"many-to-one speedup vs networkx (p50/p50): {speedup:.0f}x; "
-          f"agreement with networkx {agree}/{compared}; max relative error vs exact Dijkstra "
-          f"{err['max_rel_err']:.2e} (max {err['max_abs_err_s']:.3f} s) over {err['pairs']} pairs")
+    print(
+        f"many-to-one speedup vs networkx (p50/p50): {speedup:.0f}x; "
+        f"agreement with networkx {agree}/{compared}; max relative error vs exact Dijkstra "
+        f"{err['max_rel_err']:.2e} (max {err['max_abs_err_s']:.3f} s) over {err['pairs']} pairs"
+    )
     summary = {
         "benchmark": "routing",
         "graph": name,

@@ -27,7 +27,9 @@ def validate_lat_lon(lat: float, lon: float) -> LatLon:
         lat_f = float(lat)
         lon_f = float(lon)
     except (TypeError, ValueError) as exc:
-        raise InvalidCoordinateError(f"coordinates must be numbers, got ({lat!r}, {lon!r})") from exc
+        raise InvalidCoordinateError(
+            f"coordinates must be numbers, got ({lat!r}, {lon!r})"
+        ) from exc
     if not (math.isfinite(lat_f) and math.isfinite(lon_f)):
         raise InvalidCoordinateError(f"coordinates must be finite, got ({lat_f}, {lon_f})")
     if not -90.0 <= lat_f <= 90.0:
@@ -47,7 +49,10 @@ def validate_lat_lon_arrays(lat: FloatArray, lon: FloatArray) -> None:
 
 
 def haversine_m(
-    lat1: FloatArray | float, lon1: FloatArray | float, lat2: FloatArray | float, lon2: FloatArray | float
+    lat1: FloatArray | float,
+    lon1: FloatArray | float,
+    lat2: FloatArray | float,
+    lon2: FloatArray | float,
 ) -> FloatArray:
     """Great-circle distance in metres; vectorised over numpy arrays."""
     p1 = np.radians(lat1)
@@ -55,7 +60,9 @@ def haversine_m(
     dp = p2 - p1
     dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
     a = np.sin(dp / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2.0) ** 2
-    return np.asarray(2.0 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))), dtype=np.float64)
+    return np.asarray(
+        2.0 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))), dtype=np.float64
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -190,7 +190,9 @@ def compile_road_graph(
     node_keep[head[idx]] = True
     if keep_largest_component:
         say("finding the largest strongly connected component")
-        adj = csr_matrix((np.ones(idx.size, dtype=np.int8), (tail[idx], head[idx])), shape=(n_all, n_all))
+        adj = csr_matrix(
+            (np.ones(idx.size, dtype=np.int8), (tail[idx], head[idx])), shape=(n_all, n_all)
+        )
         _, labels = connected_components(adj, directed=True, connection="strong")
         # Isolated (edge-less) nodes form singleton components; only used nodes count.
         counts = np.bincount(labels[node_keep], minlength=int(labels.max()) + 1)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 # Free-flow urban speeds used where a way has no usable maxspeed, in km/h.
 DEFAULT_SPEED_KPH: dict[str, float] = {
@@ -51,12 +51,20 @@ MIN_SPEED_KPH = 5.0
 MAX_SPEED_KPH = 130.0
 
 NO_CAR_ACCESS = frozenset({"no", "private", "agricultural", "forestry", "delivery", "customers"})
-EXCLUDED_SERVICE = frozenset({"parking_aisle", "parking", "emergency_access", "private", "drive-through"})
+EXCLUDED_SERVICE = frozenset(
+    {"parking_aisle", "parking", "emergency_access", "private", "drive-through"}
+)
 ONEWAY_FORWARD = frozenset({"yes", "true", "1"})
 ONEWAY_BACKWARD = frozenset({"-1", "reverse"})
 ONEWAY_TIME_DEPENDENT = frozenset({"reversible", "alternating"})
 
 _NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mph|km/h|kmh|kph)?\s*$")
+
+
+class Tags(Protocol):
+    """What classify_way reads: a dict of OSM tags, or pyosmium's TagList."""
+
+    def get(self, key: str, default: str | None = None, /) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +121,7 @@ def parse_maxspeed_kph(value: str | None) -> float | None:
     return min(max(min(speeds), MIN_SPEED_KPH), MAX_SPEED_KPH)
 
 
-def _car_allowed(tags: Mapping[str, str]) -> bool:
+def _car_allowed(tags: Tags) -> bool:
     # The most specific access tag that is present decides (OSM access hierarchy).
     for key in ("motorcar", "motor_vehicle", "vehicle", "access"):
         value = tags.get(key)
@@ -122,7 +130,7 @@ def _car_allowed(tags: Mapping[str, str]) -> bool:
     return True
 
 
-def classify_way(tags: Mapping[str, str]) -> WayRule | None:
+def classify_way(tags: Tags) -> WayRule | None:
     """The driving rule for a way with these tags, or None when cars may not use it."""
     highway = tags.get("highway")
     if highway not in DEFAULT_SPEED_KPH:

@@ -104,8 +104,10 @@ class Router:
         if not (abs(lat) <= 90.0 and abs(lon) <= 180.0):  # also false for NaN
             validate_lat_lon(lat, lon)  # raises with the precise reason
         proj = self._projection
-        projected_m, node = self._tree.query(((lon - proj.lon0) * proj.kx, (lat - proj.lat0) * proj.ky))
-        node = int(node)
+        projected_m, nearest = self._tree.query(
+            ((lon - proj.lon0) * proj.kx, (lat - proj.lat0) * proj.ky)
+        )
+        node = int(nearest)
         nlat = float(self.graph.node_lat[node])
         nlon = float(self.graph.node_lon[node])
         if projected_m > self.max_snap_distance_m * 1.05:  # cheap reject before the exact check
@@ -138,7 +140,9 @@ class Router:
         path = [LatLon(float(self.graph.node_lat[v]), float(self.graph.node_lon[v])) for v in nodes]
         return Route(
             eta_s=result.distance / 1000.0,
-            distance_m=float(self.graph.edge_length_m[arcs].sum(dtype=np.float64)) if arcs.size else 0.0,
+            distance_m=float(self.graph.edge_length_m[arcs].sum(dtype=np.float64))
+            if arcs.size
+            else 0.0,
             path=path,
             origin=src,
             destination=dst,
@@ -151,7 +155,9 @@ class Router:
 
     # -- the dispatch hot path -------------------------------------------------------
 
-    def etas_from_nodes(self, source_nodes: Sequence[int], target_node: int) -> npt.NDArray[np.float64]:
+    def etas_from_nodes(
+        self, source_nodes: Sequence[int], target_node: int
+    ) -> npt.NDArray[np.float64]:
         """Road ETAs in seconds from already-snapped source nodes to one node, in one CCH sweep.
 
         This is the dispatch hot path: doctors are snapped when their fixes arrive
@@ -167,7 +173,9 @@ class Router:
         try:
             return np.array(times_ms, dtype=np.float64) / 1000.0
         except TypeError:  # a None: some source cannot reach the target
-            return np.array([np.nan if t is None else t for t in times_ms], dtype=np.float64) / 1000.0
+            return (
+                np.array([np.nan if t is None else t for t in times_ms], dtype=np.float64) / 1000.0
+            )
 
     def many_to_one(
         self,

@@ -9,6 +9,7 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,9 @@ class GraphCache:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, meta_json=np.array(json.dumps(graph.meta)), **graph.to_arrays())
+                payload: dict[str, Any] = dict(graph.to_arrays())
+                payload["meta_json"] = np.array(json.dumps(graph.meta))
+                np.savez(fh, **payload)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

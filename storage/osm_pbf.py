@@ -63,10 +63,14 @@ def read_drivable_segments(
     rule_index: dict[tuple[bool, bool, float, float, int], int] = {}
     ways_read = ways_drivable = missing = 0
     try:
-        processor = osmium.FileProcessor(str(path)).with_locations().with_filter(
-            osmium.filter.EntityFilter(osmium.osm.WAY)
+        processor = (
+            osmium.FileProcessor(str(path))
+            .with_locations()
+            .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
         )
         for way in processor:
+            if not isinstance(way, osmium.osm.Way):
+                continue  # the filter passes ways only; this narrows the type
             ways_read += 1
             if on_way is not None and ways_read % 10_000 == 0:
                 on_way(ways_read)
@@ -74,8 +78,13 @@ def read_drivable_segments(
             if rule is None:
                 continue
             ways_drivable += 1
-            key = (rule.forward, rule.backward, rule.speed_forward_kph, rule.speed_backward_kph,
-                   rule.highway_code)
+            key = (
+                rule.forward,
+                rule.backward,
+                rule.speed_forward_kph,
+                rule.speed_backward_kph,
+                rule.highway_code,
+            )
             ri = rule_index.get(key)
             if ri is None:
                 ri = rule_index[key] = len(rules)

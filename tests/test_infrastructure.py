@@ -18,7 +18,10 @@ async def test_postgis_measures_distance_on_the_sphere(postgis_url: str) -> None
             "SELECT ST_Distance("
             "ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography,"
             "ST_SetSRID(ST_MakePoint($4, $3), 4326)::geography)",
-            60.1710, 24.9414, 60.1673, 24.9534,
+            60.1710,
+            24.9414,
+            60.1673,
+            24.9534,
         )
         version = await conn.fetchval("SELECT postgis_lib_version()")
     finally:

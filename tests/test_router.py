@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import networkx as nx
 import numpy as np
@@ -41,7 +42,8 @@ def city() -> tuple[RoadGraph, Router, np.ndarray, np.ndarray]:
     router = Router(graph)
     n = graph.node_count
     reverse = csr_matrix(
-        (graph.edge_travel_time_ms.astype(np.float64), (graph.edge_head, graph.edge_tail)), shape=(n, n)
+        (graph.edge_travel_time_ms.astype(np.float64), (graph.edge_head, graph.edge_tail)),
+        shape=(n, n),
     )
     targets = np.arange(0, n, max(1, n // 40))
     # to_target_ms[j, v] = time from v to targets[j]
@@ -50,13 +52,22 @@ def city() -> tuple[RoadGraph, Router, np.ndarray, np.ndarray]:
 
 
 class TestSnap:
-    def test_a_node_snaps_to_itself(self, helsinki_router: Router, helsinki_graph: RoadGraph) -> None:
+    def test_a_node_snaps_to_itself(
+        self, helsinki_router: Router, helsinki_graph: RoadGraph
+    ) -> None:
         for node in (0, helsinki_graph.node_count // 2, helsinki_graph.node_count - 1):
-            snap = helsinki_router.snap(float(helsinki_graph.node_lat[node]), float(helsinki_graph.node_lon[node]))
+            snap = helsinki_router.snap(
+                float(helsinki_graph.node_lat[node]), float(helsinki_graph.node_lon[node])
+            )
             assert snap.distance_m == pytest.approx(0.0, abs=1e-6)
-            assert (snap.lat, snap.lon) == (helsinki_graph.node_lat[node], helsinki_graph.node_lon[node])
+            assert (snap.lat, snap.lon) == (
+                helsinki_graph.node_lat[node],
+                helsinki_graph.node_lon[node],
+            )
 
-    def test_snap_is_the_true_nearest_node(self, helsinki_router: Router, helsinki_graph: RoadGraph) -> None:
+    def test_snap_is_the_true_nearest_node(
+        self, helsinki_router: Router, helsinki_graph: RoadGraph
+    ) -> None:
         rng = np.random.default_rng(3)
         lat = rng.uniform(helsinki_graph.node_lat.min(), helsinki_graph.node_lat.max(), 200)
         lon = rng.uniform(helsinki_graph.node_lon.min(), helsinki_graph.node_lon.max(), 200)
@@ -84,11 +95,16 @@ class TestSnap:
             (60.1, -181.0, "longitude"),
         ],
     )
-    def test_invalid_coordinates(self, helsinki_router: Router, lat: float, lon: float, message: str) -> None:
+    def test_invalid_coordinates(
+        self, helsinki_router: Router, lat: float, lon: float, message: str
+    ) -> None:
         with pytest.raises(InvalidCoordinateError, match=message):
             helsinki_router.snap(lat, lon)
 
-    @given(lat=st.floats(allow_nan=True, allow_infinity=True), lon=st.floats(allow_nan=True, allow_infinity=True))
+    @given(
+        lat=st.floats(allow_nan=True, allow_infinity=True),
+        lon=st.floats(allow_nan=True, allow_infinity=True),
+    )
     @settings(max_examples=300, deadline=None)
     def test_any_float_pair_is_answered_or_refused_clearly(
         self, helsinki_router: Router, lat: float, lon: float
@@ -104,7 +120,11 @@ class TestExactness:
     @given(data=st.data())
     @settings(max_examples=150, deadline=None)
     def test_point_to_point_equals_networkx_dijkstra(
-        self, helsinki_router: Router, helsinki_graph: RoadGraph, helsinki_nx: nx.DiGraph, data: st.DataObject
+        self,
+        helsinki_router: Router,
+        helsinki_graph: RoadGraph,
+        helsinki_nx: nx.DiGraph,
+        data: st.DataObject,
     ) -> None:
         n = helsinki_graph.node_count
         s = data.draw(st.integers(0, n - 1), label="source")
@@ -114,7 +134,9 @@ class TestExactness:
 
     @given(data=st.data())
     @settings(max_examples=100, deadline=None)
-    def test_many_to_one_equals_scipy_dijkstra_on_one_way_grid(self, city: tuple, data: st.DataObject) -> None:
+    def test_many_to_one_equals_scipy_dijkstra_on_one_way_grid(
+        self, city: tuple, data: st.DataObject
+    ) -> None:
         graph, router, targets, to_target_ms = city
         j = data.draw(st.integers(0, len(targets) - 1), label="target")
         sources = data.draw(
@@ -124,7 +146,7 @@ class TestExactness:
         np.testing.assert_allclose(etas * 1000.0, to_target_ms[j, sources], atol=1e-6)
 
     def test_duplicate_sources_and_the_target_itself(self, city: tuple) -> None:
-        graph, router, targets, to_target_ms = city
+        _, router, targets, to_target_ms = city
         t = int(targets[5])
         etas = router.etas_from_nodes([3, 3, t, 3], t)
         assert etas[2] == 0.0
@@ -134,22 +156,40 @@ class TestExactness:
         # guards the exactness tests above against a graph where direction never matters
         graph, router, _, _ = city
         pairs = np.random.default_rng(0).integers(0, graph.node_count, (200, 2)).tolist()
-        asym = [(a, b) for a, b in pairs if router.travel_time_s(a, b) != router.travel_time_s(b, a)]
+        asym = [
+            (a, b) for a, b in pairs if router.travel_time_s(a, b) != router.travel_time_s(b, a)
+        ]
         assert len(asym) > 10
 
 
 class TestRoute:
-    def test_route_geometry_follows_edges_and_sums_up(self, helsinki_router: Router, helsinki_graph: RoadGraph) -> None:
+    def test_route_geometry_follows_edges_and_sums_up(
+        self, helsinki_router: Router, helsinki_graph: RoadGraph
+    ) -> None:
         route = helsinki_router.route(STATION, MARKET)
         g = helsinki_graph
         edge_time = {
-            (t, h): w for t, h, w in zip(g.edge_tail.tolist(), g.edge_head.tolist(), g.edge_travel_time_ms.tolist(), strict=True)
+            (t, h): w
+            for t, h, w in zip(
+                g.edge_tail.tolist(),
+                g.edge_head.tolist(),
+                g.edge_travel_time_ms.tolist(),
+                strict=True,
+            )
         }
-        edge_len = {(t, h): float(m) for t, h, m in zip(g.edge_tail.tolist(), g.edge_head.tolist(), g.edge_length_m.tolist(), strict=True)}
-        coords = {(float(a), float(b)): i for i, (a, b) in enumerate(zip(g.node_lat, g.node_lon, strict=True))}
+        edge_len = {
+            (t, h): float(m)
+            for t, h, m in zip(
+                g.edge_tail.tolist(), g.edge_head.tolist(), g.edge_length_m.tolist(), strict=True
+            )
+        }
+        coords = {
+            (float(a), float(b)): i
+            for i, (a, b) in enumerate(zip(g.node_lat, g.node_lon, strict=True))
+        }
         nodes = [coords[(p.lat, p.lon)] for p in route.path]
         assert nodes[0] == route.origin.node and nodes[-1] == route.destination.node
-        hops = list(zip(nodes, nodes[1:], strict=False))
+        hops = list(pairwise(nodes))
         assert sum(edge_time[h] for h in hops) / 1000.0 == pytest.approx(route.eta_s)
         assert sum(edge_len[h] for h in hops) == pytest.approx(route.distance_m, rel=1e-5)
         straight = float(haversine_m(*STATION, *MARKET))
@@ -179,7 +219,9 @@ class TestManyToOne:
         assert "limit" in results[2].detail
         assert results[1].eta_s is None and results[1].detail
 
-    def test_positions_agree_with_snapped_nodes(self, helsinki_router: Router, helsinki_graph: RoadGraph) -> None:
+    def test_positions_agree_with_snapped_nodes(
+        self, helsinki_router: Router, helsinki_graph: RoadGraph
+    ) -> None:
         rng = np.random.default_rng(11)
         idx = rng.integers(0, helsinki_graph.node_count, 20)
         lat = helsinki_graph.node_lat[idx] + rng.normal(0, 1e-4, 20)
@@ -187,7 +229,9 @@ class TestManyToOne:
         batch = helsinki_router.many_to_one(lat, lon, *MARKET)
         nodes, _ = helsinki_router.nearest_nodes(lat, lon)
         target = helsinki_router.snap(*MARKET).node
-        np.testing.assert_array_equal(batch.eta_s, helsinki_router.etas_from_nodes(nodes.tolist(), target))
+        np.testing.assert_array_equal(
+            batch.eta_s, helsinki_router.etas_from_nodes(nodes.tolist(), target)
+        )
         assert all(r.ok for r in batch.explain())
 
     def test_bad_target_is_an_error_not_a_result(self, helsinki_router: Router) -> None:
@@ -205,7 +249,10 @@ class TestManyToOne:
         graph = generate_city(12, seed=1, one_way_share=0.9, keep_largest_component=False)
         router = Router(graph)
         n = graph.node_count
-        adj = csr_matrix((graph.edge_travel_time_ms.astype(float), (graph.edge_tail, graph.edge_head)), shape=(n, n))
+        adj = csr_matrix(
+            (graph.edge_travel_time_ms.astype(float), (graph.edge_tail, graph.edge_head)),
+            shape=(n, n),
+        )
         times = dijkstra(adj, directed=True, indices=[0])[0]
         unreachable = np.flatnonzero(np.isinf(times))
         if unreachable.size == 0:
@@ -214,8 +261,10 @@ class TestManyToOne:
         etas = router.etas_from_nodes([0, target], target)
         assert math.isnan(etas[0]) and etas[1] == 0.0
         batch = router.many_to_one(
-            graph.node_lat[[0, target]], graph.node_lon[[0, target]],
-            float(graph.node_lat[target]), float(graph.node_lon[target]),
+            graph.node_lat[[0, target]],
+            graph.node_lon[[0, target]],
+            float(graph.node_lat[target]),
+            float(graph.node_lon[target]),
         )
         assert [r.status for r in batch.explain()] == [EtaStatus.UNREACHABLE, EtaStatus.OK]
         with pytest.raises(RoutingError, match="no drivable route"):

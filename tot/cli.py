@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from tqdm import tqdm
@@ -50,7 +51,9 @@ def _add_osm_options(parser: argparse.ArgumentParser) -> None:
         help="OpenStreetMap extract (.osm.pbf); default: $TOT_OSM_PATH or the bundled Helsinki map",
     )
     parser.add_argument(
-        "--cache-dir", type=Path, help="graph cache folder; default: $TOT_GRAPH_CACHE_DIR or ~/.cache/tot/graphs"
+        "--cache-dir",
+        type=Path,
+        help="graph cache folder; default: $TOT_GRAPH_CACHE_DIR or ~/.cache/tot/graphs",
     )
 
 
@@ -85,8 +88,10 @@ def cmd_graph_build(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         verb = "loaded from cache" if loaded.cache_hit else "built"
-        print(f"{verb} {settings.osm_path.name}: {g.node_count} nodes, {g.edge_count} edges "
-              f"in {loaded.seconds:.2f} s")
+        print(
+            f"{verb} {settings.osm_path.name}: {g.node_count} nodes, {g.edge_count} edges "
+            f"in {loaded.seconds:.2f} s"
+        )
         print(f"cache: {loaded.cache_path}")
     return 0
 
@@ -117,17 +122,23 @@ def cmd_route(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(out))
         else:
-            print(f"{route.eta_s / 60:.1f} min, {route.distance_m / 1000:.2f} km by road "
-                  f"({len(route.path)} points; snapped {route.origin.distance_m:.0f} m / "
-                  f"{route.destination.distance_m:.0f} m)")
+            print(
+                f"{route.eta_s / 60:.1f} min, {route.distance_m / 1000:.2f} km by road "
+                f"({len(route.path)} points; snapped {route.origin.distance_m:.0f} m / "
+                f"{route.destination.distance_m:.0f} m)"
+            )
             if args.geometry:
                 for p in route.path:
                     print(f"{p.lat:.6f},{p.lon:.6f}")
         return 0
     results = router.etas_to(origins, target)
-    rows = [
-        {"from": list(o), "status": r.status.value,
-         "eta_s": None if r.eta_s is None else round(r.eta_s, 1), "detail": r.detail}
+    rows: list[dict[str, Any]] = [
+        {
+            "from": list(o),
+            "status": r.status.value,
+            "eta_s": None if r.eta_s is None else round(r.eta_s, 1),
+            "detail": r.detail,
+        }
         for o, r in zip(origins, results, strict=True)
     ]
     if args.json:
@@ -135,7 +146,9 @@ def cmd_route(args: argparse.Namespace) -> int:
     else:
         for row in sorted(rows, key=lambda r: (r["eta_s"] is None, r["eta_s"] or 0.0)):
             eta = "-" if row["eta_s"] is None else f"{row['eta_s'] / 60:6.1f} min"
-            print(f"{row['from'][0]:.6f},{row['from'][1]:.6f}  {eta}  {row['status']} {row['detail']}")
+            print(
+                f"{row['from'][0]:.6f},{row['from'][1]:.6f}  {eta}  {row['status']} {row['detail']}"
+            )
     return 0
 
 
@@ -157,15 +170,24 @@ def build_parser() -> argparse.ArgumentParser:
             "--from=-33.92,18.42."
         ),
     )
-    route.add_argument("--from", dest="origins", type=_lat_lon, action="append", required=True,
-                       metavar="LAT,LON", help="start point (repeatable)")
+    route.add_argument(
+        "--from",
+        dest="origins",
+        type=_lat_lon,
+        action="append",
+        required=True,
+        metavar="LAT,LON",
+        help="start point (repeatable)",
+    )
     route.add_argument("--to", type=_lat_lon, required=True, metavar="LAT,LON", help="destination")
     route.add_argument("--geometry", action="store_true", help="also print the route's points")
     route.add_argument("--json", action="store_true", help="print one JSON object")
     _add_osm_options(route)
     route.set_defaults(func=cmd_route)
 
-    graph = sub.add_parser("graph", help="road graph management", description="Road graph management.")
+    graph = sub.add_parser(
+        "graph", help="road graph management", description="Road graph management."
+    )
     graph_sub = graph.add_subparsers(dest="graph_command", required=True)
     build = graph_sub.add_parser(
         "build",
@@ -176,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
             "file's content and the build rules. Later starts load it in well under a second."
         ),
     )
-    build.add_argument("--force", action="store_true", help="rebuild even when the cache is current")
+    build.add_argument(
+        "--force", action="store_true", help="rebuild even when the cache is current"
+    )
     build.add_argument("--json", action="store_true", help="print one JSON object")
     _add_osm_options(build)
     build.set_defaults(func=cmd_graph_build)
