@@ -67,6 +67,7 @@ class GraphCache:
                 payload: dict[str, Any] = dict(graph.to_arrays())
                 payload["meta_json"] = np.array(json.dumps(graph.meta))
                 np.savez(fh, **payload)
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; other users of the machine may read it
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
