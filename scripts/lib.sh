@@ -58,7 +58,8 @@ ensure_postgis() {
     apt_install postgresql
   fi
   local v; v="$(pg_version)"
-  if [ ! -f "/usr/share/postgresql/$v/extension/postgis.control" ]; then
+  # The package, not a file: removing it can leave the -scripts package's control file.
+  if ! dpkg-query -W -f='${Status}' "postgresql-$v-postgis-3" 2>/dev/null | grep -q "ok installed"; then
     apt_install "postgresql-$v-postgis-3"
   fi
 }
