@@ -38,6 +38,7 @@ FloatArray = npt.NDArray[np.float64]
 DEFAULT_H3_RESOLUTION = 8  # hexagons of ~0.7 km²: a few streets, right for city supply/demand
 NODE_UNKNOWN = -1  # moved since the last snap
 NODE_OFF_NETWORK = -2  # too far from any drivable road
+MAX_ACCURACY_M = 10_000.0  # a fix vaguer than this says nothing about where a doctor is
 
 _AGE_ADULTS = 1
 _AGE_CHILDREN = 2
@@ -320,7 +321,7 @@ class DoctorRegistry:
             return FixRejection.UNKNOWN_DOCTOR
         if not (abs(lat) <= 90.0 and abs(lon) <= 180.0):  # also catches NaN
             return FixRejection.INVALID_COORDINATES
-        if not (0.0 <= accuracy_m < math.inf):
+        if not (0.0 <= accuracy_m <= MAX_ACCURACY_M):
             return FixRejection.INVALID_ACCURACY
         if not math.isfinite(fix_s):
             return FixRejection.INVALID_TIME
@@ -431,7 +432,7 @@ class DoctorRegistry:
         reject(~known, 1)
         safe = np.where(known, slots, 0)
         reject(~((np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0)), 2)
-        reject(~((accuracy_m >= 0.0) & np.isfinite(accuracy_m)), 3)
+        reject(~((accuracy_m >= 0.0) & (accuracy_m <= MAX_ACCURACY_M)), 3)
         reject(~np.isfinite(fix_s), 4)
         reject(fix_s > now_s + self.policy.max_fix_skew_s, 5)
         last_s = self._fix_s[safe]
@@ -543,7 +544,9 @@ class DoctorRegistry:
             if moved.size > take:
                 # Everyone as near as the take-th nearest, so ties at the edge are all in.
                 head = np.flatnonzero(d <= np.partition(d, take - 1)[take - 1])
-                ok_head = accept(moved[head]) if accept is not None else np.ones(head.size, dtype=bool)
+                ok_head = (
+                    accept(moved[head]) if accept is not None else np.ones(head.size, dtype=bool)
+                )
                 if int(ok_head.sum()) >= k:
                     moved, d, ok = moved[head], d[head], ok_head
                 else:
@@ -630,16 +633,15 @@ class DoctorRegistry:
         if not (-90 <= south <= north <= 90 and -180 <= west <= east <= 180):
             raise ValueError("viewport must have south <= north and west <= east, in range")
         poly = h3.LatLngPoly([(south, west), (south, east), (north, east), (north, west)])
-        cells = set(h3.h3shape_to_cells(poly, self.h3_resolution))
-        if not cells:  # a box smaller than a cell
-            cells = {h3.latlng_to_cell((south + north) / 2, (west + east) / 2, self.h3_resolution)}
-        # Cells whose centre is outside the box can still hold doctors inside it: add a ring.
-        ring: set[int] = set()
-        for cell in cells:
-            ring.update(h3.grid_disk(cell, 1))
+        # Every cell whose bounding box touches the box (a superset; filtered exactly below).
+        # "center" containment would miss doctors in cells that straddle a thin box's edge.
+        cells: set[int] = set(
+            h3.h3shape_to_cells_experimental(poly, self.h3_resolution, "bbox_overlap")
+        )
+        cells.add(h3.latlng_to_cell((south + north) / 2, (west + east) / 2, self.h3_resolution))
         wanted = None if statuses is None else {int(s) for s in statuses}
         out = []
-        for cell in ring:
+        for cell in cells:
             for slot in self._cells.get(cell, ()):
                 if wanted is not None and int(self._status[slot]) not in wanted:
                     continue

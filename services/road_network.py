@@ -25,6 +25,7 @@ class LoadedGraph:
     cache_path: Path
     cache_hit: bool
     seconds: float
+    cache_error: str | None = None  # why the built graph could not be cached, if it could not
 
 
 def load_road_graph(
@@ -78,7 +79,11 @@ def load_road_graph(
         },
         progress=say,
     )
-    cache.save(path, graph)
+    try:
+        cache.save(path, graph)
+    except OSError as exc:  # a read-only or broken cache folder must not stop routing
+        log.warning("could not cache the road graph at %s: %s", path, exc)
+        return LoadedGraph(graph, path, False, time.perf_counter() - started, str(exc))
     return LoadedGraph(graph, path, False, time.perf_counter() - started)
 
 

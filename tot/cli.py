@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 from tqdm import tqdm
@@ -27,6 +27,11 @@ def _lat_lon(text: str) -> tuple[float, float]:
         return float(parts[0]), float(parts[1])
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected two numbers LAT,LON, got {text!r}") from None
+
+
+def _json_point(point: tuple[float, float]) -> list[float | None]:
+    # JSON has no NaN or infinity: a non-finite coordinate is printed as null.
+    return [v if math.isfinite(v) else None for v in point]
 
 
 def _progress(enabled: bool) -> Callable[[str], Callable[[int], None]] | None:
@@ -74,6 +79,11 @@ def cmd_graph_build(args: argparse.Namespace) -> int:
         force_rebuild=args.force,
         progress=_progress(sys.stderr.isatty()),
     )
+    if loaded.cache_error is not None:
+        print(
+            f"tot: error: the graph was built but not cached: {loaded.cache_error}", file=sys.stderr
+        )
+        return 2
     g = loaded.graph
     summary = {
         "osm": str(settings.osm_path),
@@ -132,23 +142,25 @@ def cmd_route(args: argparse.Namespace) -> int:
                     print(f"{p.lat:.6f},{p.lon:.6f}")
         return 0
     results = router.etas_to(origins, target)
-    rows: list[dict[str, Any]] = [
-        {
-            "from": list(o),
-            "status": r.status.value,
-            "eta_s": None if r.eta_s is None else round(r.eta_s, 1),
-            "detail": r.detail,
-        }
-        for o, r in zip(origins, results, strict=True)
-    ]
     if args.json:
-        print(json.dumps({"to": list(target), "etas": rows}))
+        rows = [
+            {
+                "from": _json_point(o),
+                "status": r.status.value,
+                "eta_s": None if r.eta_s is None else round(r.eta_s, 1),
+                "detail": r.detail,
+            }
+            for o, r in zip(origins, results, strict=True)
+        ]
+        print(json.dumps({"to": list(target), "etas": rows}, allow_nan=False))
     else:
-        for row in sorted(rows, key=lambda r: (r["eta_s"] is None, r["eta_s"] or 0.0)):
-            eta = "-" if row["eta_s"] is None else f"{row['eta_s'] / 60:6.1f} min"
-            print(
-                f"{row['from'][0]:.6f},{row['from'][1]:.6f}  {eta}  {row['status']} {row['detail']}"
-            )
+        ranked = sorted(
+            zip(origins, results, strict=True),
+            key=lambda pair: (pair[1].eta_s is None, pair[1].eta_s or 0.0),
+        )
+        for o, r in ranked:
+            eta = "-" if r.eta_s is None else f"{r.eta_s / 60:6.1f} min"
+            print(f"{o[0]:.6f},{o[1]:.6f}  {eta}  {r.status.value} {r.detail}")
     return 0
 
 
@@ -221,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ValidationError as exc:
         print(f"tot: invalid setting: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # unreadable files, a cache folder that is a file, a full disk
+        print(f"tot: error: {exc}", file=sys.stderr)
         return 2
 
 
