@@ -75,6 +75,7 @@ class CallRequest:
     clinic_id: str | None = None  # the call names a clinic: only its doctors
     is_emergency: bool = False
     declined_by: frozenset[str] = frozenset()  # doctors who declined or let an offer lapse
+    busy: frozenset[str] = frozenset()  # held by the dispatcher elsewhere (offers, visits, offline)
 
 
 @dataclass(frozen=True, slots=True)

@@ -685,6 +685,10 @@ class DoctorRegistry:
         free = status == DoctorStatus.AVAILABLE
         if allow_on_visit:
             free |= status == DoctorStatus.ON_VISIT
+        if call.busy:
+            held = [self._slot_of[d] for d in call.busy if d in self._slot_of]
+            if held:
+                free &= ~np.isin(slots, held)
         exclude(~free, _EXCLUDE_CODE[Exclusion.NOT_AVAILABLE])
         exclude(
             ~(self._fix_s[slots] >= now_s - self.policy.stale_after_s),
