@@ -170,6 +170,8 @@ class Matcher:
         self.registry = registry
         self.oracle = oracle
         self.policy = policy or registry.policy
+        if registry.snapper is None:
+            registry.snapper = oracle  # batches of fixes arrive already on the road
 
     def decide(self, call: CallRequest, now_s: float) -> Decision:
         """Candidates for `call`, ranked: road ETA first, then the policy's tie-breaks.
@@ -185,12 +187,18 @@ class Matcher:
         patient = self.oracle.snap(call.lat, call.lon)
         allow_on_visit = policy.offer_doctors_on_visit
 
-        def accept(slots: IntArray) -> npt.NDArray[np.bool_]:
-            codes = registry.exclusions(slots, call, now_s, allow_on_visit=allow_on_visit)
-            return np.equal(codes, 0)
+        def exclude(slots: IntArray) -> npt.NDArray[np.uint8]:
+            return registry.exclusions(slots, call, now_s, allow_on_visit=allow_on_visit)
 
-        slots, dist_m, refused, refused_m = registry.nearest(
-            call.lat, call.lon, policy.k, policy.search_radius_m, accept
+        kind = (
+            call.specialization,
+            call.patient_is_child,
+            call.languages,
+            call.equipment,
+            call.clinic_id,
+        )
+        slots, dist_m, refused, refused_m, refused_codes = registry.nearest(
+            call.lat, call.lon, policy.k, policy.search_radius_m, exclude, kind
         )
         nodes = registry.road_nodes(slots, self.oracle)
         eta_s = np.full(slots.size, np.nan)
@@ -211,11 +219,6 @@ class Matcher:
         order = ranked[np.lexsort((slots[ranked], visits[ranked], -rating[ranked], cost_s[ranked]))]
         order_list = order.tolist()
         ids = registry.doctor_ids(slots.tolist())
-        codes = (
-            registry.exclusions(refused, call, now_s, allow_on_visit=allow_on_visit).tolist()
-            if refused.size
-            else []
-        )
         evidence = _Evidence(
             ids=ids,
             distance_m=dist_m,
@@ -227,7 +230,7 @@ class Matcher:
             rank_of={i: r + 1 for r, i in enumerate(order_list)},
             refused_ids=registry.doctor_ids(refused.tolist()),
             refused_m=refused_m.tolist(),
-            refused_codes=codes,
+            refused_codes=refused_codes.tolist(),
         )
         decision = Decision(
             call.call_id, now_s, tuple(ids[i] for i in order_list), patient.node, evidence

@@ -13,7 +13,7 @@ The snapshot is rebuilt when the moved set grows past a threshold (and on demand
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,7 +38,8 @@ FloatArray = npt.NDArray[np.float64]
 DEFAULT_H3_RESOLUTION = 8  # hexagons of ~0.7 km²: a few streets, right for city supply/demand
 NODE_UNKNOWN = -1  # moved since the last snap
 NODE_OFF_NETWORK = -2  # too far from any drivable road
-MAX_ACCURACY_M = 10_000.0  # a fix vaguer than this says nothing about where a doctor is
+MAX_ACCURACY_M = 10_000.0
+MAX_EXPLAINED_EXCLUSIONS = 50  # a decision records at most this many nearby doctors left out  # a fix vaguer than this says nothing about where a doctor is
 
 _AGE_ADULTS = 1
 _AGE_CHILDREN = 2
@@ -116,7 +117,11 @@ class DoctorRegistry:
     _visit_call_type: npt.NDArray[np.int32]
     _active: npt.NDArray[np.bool_]
     _is_moved: npt.NDArray[np.bool_]
+    _cell_stale: npt.NDArray[np.bool_]  # moved since its H3 cell was last computed
     _moved_buf: IntArray  # slots moved since the snapshot; the first _moved_n are live
+    _moved_x: FloatArray  # their current projected positions, kept beside them so a
+    _moved_y: FloatArray  # search scans two contiguous arrays (inf: removed since)
+    _moved_pos: IntArray  # slot -> index in the moved buffer, -1 when not there
 
     _FLOAT_ARRAYS = ("_lat", "_lon", "_x", "_y", "_fix_s", "_cred_expires_s", "_visit_started_s")
 
@@ -147,6 +152,10 @@ class DoctorRegistry:
         self._tree_slots: IntArray = np.empty(0, dtype=np.int64)
         self._moved_n = 0
         self.index_rebuilds = 0
+        # Attaches doctors to the road network as batches of fixes arrive (the matcher
+        # sets it); without one, or for single fixes, a decision snaps whom it needs.
+        self.snapper: NodeSnapper | None = None
+        self._pass_share: dict[Hashable, float] = {}  # see nearest(kind=...)
 
     # -- storage ---------------------------------------------------------------------
 
@@ -175,7 +184,11 @@ class DoctorRegistry:
         grow("_visit_call_type", np.int32, -1)
         grow("_active", np.bool_, False)
         grow("_is_moved", np.bool_, False)
+        grow("_cell_stale", np.bool_, False)
         grow("_moved_buf", np.int64, 0)
+        grow("_moved_x", np.float64, np.inf)
+        grow("_moved_y", np.float64, np.inf)
+        grow("_moved_pos", np.int64, -1)
         self._capacity = capacity
 
     def __len__(self) -> int:
@@ -253,9 +266,19 @@ class DoctorRegistry:
         if cell:
             self._cells[cell].discard(slot)
         self._cell[slot] = 0
+        self._cell_stale[slot] = False
         self._fix_s[slot] = np.nan
-        # The slot stays in the moved list until the next snapshot; searches skip
-        # inactive slots, and a reused slot is then searched exactly, as it should be.
+        # The slot sits in the moved list, out of every search's reach, until the next
+        # snapshot; a reused slot's first fix puts it back in place.
+        pos = int(self._moved_pos[slot])
+        if pos < 0:  # hide the slot's snapshot entry from the KD-tree as well
+            pos = self._moved_n
+            self._is_moved[slot] = True
+            self._moved_buf[pos] = slot
+            self._moved_pos[slot] = pos
+            self._moved_n += 1
+        self._moved_x[pos] = np.inf
+        self._moved_y[pos] = np.inf
         self._free.append(slot)
 
     def set_status(
@@ -350,17 +373,16 @@ class DoctorRegistry:
         self._accuracy_m[slot] = accuracy_m
         self._fix_s[slot] = fix_s
         self._node[slot] = NODE_UNKNOWN
-        cell = h3.latlng_to_cell(lat, lon, self.h3_resolution)
-        old = int(self._cell[slot])
-        if cell != old:
-            if old:
-                self._cells[old].discard(slot)
-            self._cells.setdefault(cell, set()).add(slot)
-            self._cell[slot] = cell
-        if not self._is_moved[slot]:
+        self._cell_stale[slot] = True
+        pos = int(self._moved_pos[slot])
+        if pos < 0:
+            pos = self._moved_n
             self._is_moved[slot] = True
-            self._moved_buf[self._moved_n] = slot
+            self._moved_buf[pos] = slot
+            self._moved_pos[slot] = pos
             self._moved_n += 1
+        self._moved_x[pos] = self._x[slot]
+        self._moved_y[pos] = self._y[slot]
 
     def update_positions(
         self,
@@ -468,26 +490,23 @@ class DoctorRegistry:
         self._y[slots] = (lat - proj.lat0) * proj.ky
         self._accuracy_m[slots] = accuracy_m
         self._fix_s[slots] = fix_s
-        self._node[slots] = NODE_UNKNOWN
-        res = self.h3_resolution
-        cells_arr = self._cell
-        cells = self._cells
-        to_cell = h3.latlng_to_cell
-        for slot, a, b in zip(slots.tolist(), lat.tolist(), lon.tolist(), strict=True):
-            cell = to_cell(a, b, res)
-            old = int(cells_arr[slot])
-            if cell != old:
-                if old:
-                    cells[old].discard(slot)
-                bucket = cells.get(cell)
-                if bucket is None:
-                    bucket = cells[cell] = set()
-                bucket.add(slot)
-                cells_arr[slot] = cell
-        newly = slots[~self._is_moved[slots]]
+        if self.snapper is not None:
+            nodes, dist_m = self.snapper.nearest_nodes(lat, lon)
+            self._node[slots] = np.where(
+                dist_m <= self.snapper.max_snap_distance_m, nodes, NODE_OFF_NETWORK
+            )
+        else:
+            self._node[slots] = NODE_UNKNOWN
+        self._cell_stale[slots] = True
+        newly = slots[self._moved_pos[slots] < 0]
+        start = self._moved_n
         self._is_moved[newly] = True
-        self._moved_buf[self._moved_n : self._moved_n + newly.size] = newly
+        self._moved_buf[start : start + newly.size] = newly
+        self._moved_pos[newly] = np.arange(start, start + newly.size)
         self._moved_n += int(newly.size)
+        pos = self._moved_pos[slots]
+        self._moved_x[pos] = self._x[slots]
+        self._moved_y[pos] = self._y[slots]
 
     # -- the KD-tree snapshot ---------------------------------------------------------
 
@@ -497,11 +516,15 @@ class DoctorRegistry:
     def rebuild_index(self) -> None:
         """Snapshot every positioned doctor into a fresh KD-tree and clear the moved set."""
         slots = np.flatnonzero(self._active & ~np.isnan(self._fix_s)).astype(np.int64)
-        self._tree = (
-            cKDTree(np.column_stack([self._x[slots], self._y[slots]])) if slots.size else None
-        )
+        xy = np.column_stack([self._x[slots], self._y[slots]])
+        # Unbalanced and uncompacted: builds in about half the time, queries as fast (measured).
+        self._tree = cKDTree(xy, balanced_tree=False, compact_nodes=False) if slots.size else None
         self._tree_slots = slots
-        self._is_moved[self._moved_buf[: self._moved_n]] = False
+        moved = self._moved_buf[: self._moved_n]
+        self._is_moved[moved] = False
+        self._moved_pos[moved] = -1
+        self._moved_x[: self._moved_n] = np.inf
+        self._moved_y[: self._moved_n] = np.inf
         self._moved_n = 0
         self.index_rebuilds += 1
 
@@ -515,104 +538,128 @@ class DoctorRegistry:
         lon: float,
         k: int,
         radius_m: float,
-        accept: Callable[[IntArray], npt.NDArray[np.bool_]] | None = None,
-    ) -> tuple[IntArray, FloatArray, IntArray, FloatArray]:
-        """The k nearest positioned doctors within radius_m that `accept` lets through.
+        exclude: Callable[[IntArray], npt.NDArray[np.uint8]] | None = None,
+        kind: Hashable | None = None,
+    ) -> tuple[IntArray, FloatArray, IntArray, FloatArray, npt.NDArray[np.uint8]]:
+        """The k nearest positioned doctors within radius_m that `exclude` lets through.
 
+        `exclude(slots)` gives a code per slot, 0 for a doctor who may be chosen.
         Distances are in the registry's local projection (within 1 % of true distance in
         a city). Ties are broken by slot, so the answer is deterministic. Returns
-        (slots, distances_m) of the chosen, nearest first, and (slots, distances_m) of
-        the doctors examined and refused by `accept` that were no farther than the
-        last chosen one (for explanations).
+        (slots, distances_m) of the chosen, nearest first, then (slots, distances_m,
+        codes) of the doctors examined and excluded that were no farther than the last
+        chosen one, nearest first and at most MAX_EXPLAINED_EXCLUSIONS (for explanations).
+
+        `kind` names calls that exclude alike (same skills asked for): the share of
+        doctors that passed last time sets how many to look at first, so a rare skill
+        does not need several rounds. It only tunes speed, never the answer.
         """
         proj = self.projection
         qx = (lon - proj.lon0) * proj.kx
         qy = (lat - proj.lat0) * proj.ky
-        parts_s: list[IntArray] = []
-        parts_d: list[FloatArray] = []
-        refused_s: list[IntArray] = []
-        refused_d: list[FloatArray] = []
-
-        if self._moved_n:
-            moved = self._moved_buf[: self._moved_n]
-            moved = moved[self._active[moved] & ~np.isnan(self._fix_s[moved])]
-            d = np.hypot(self._x[moved] - qx, self._y[moved] - qy)
-            near = d <= radius_m
-            moved, d = moved[near], d[near]
-            # Check the nearest few first; widen to all only if too few pass.
-            take = k + max(8, k // 4)
-            if moved.size > take:
-                # Everyone as near as the take-th nearest, so ties at the edge are all in.
-                head = np.flatnonzero(d <= np.partition(d, take - 1)[take - 1])
-                ok_head = (
-                    accept(moved[head]) if accept is not None else np.ones(head.size, dtype=bool)
-                )
-                if int(ok_head.sum()) >= k:
-                    moved, d, ok = moved[head], d[head], ok_head
-                else:
-                    ok = accept(moved) if accept is not None else np.ones(moved.size, dtype=bool)
-            else:
-                ok = accept(moved) if accept is not None else np.ones(moved.size, dtype=bool)
-            parts_s.append(moved[ok])
-            parts_d.append(d[ok])
-            refused_s.append(moved[~ok])
-            refused_d.append(d[~ok])
-
+        r2 = radius_m * radius_m
+        empty_i = np.empty(0, dtype=np.int64)
+        # Moved doctors (exact, from their live positions), nearest first.
+        n = self._moved_n
+        if n:
+            dx = self._moved_x[:n] - qx
+            dy = self._moved_y[:n] - qy
+            d2 = dx * dx + dy * dy
+            moved_near = np.flatnonzero(d2 <= r2)
+            moved_d2 = d2[moved_near]
+        else:
+            moved_near = empty_i
+            moved_d2 = np.empty(0)
         tree = self._tree
-        if tree is not None:
-            n_tree = self._tree_slots.size
-            kq = min(n_tree, k + max(8, k // 4))  # a little slack for refused doctors
-            while True:
+        n_tree = self._tree_slots.size if tree is not None else 0
+        take = k + max(8, k // 4)  # a little slack for excluded doctors
+        hint = self._pass_share.get(kind) if kind is not None else None
+        if hint is not None:
+            take = max(take, math.ceil(k / hint * 1.25) + 8)
+        while True:
+            # The `take` nearest of each source (all of them when fewer), judged together.
+            bound = math.inf  # no unexamined doctor is nearer than this
+            if moved_near.size > take:
+                cut = np.partition(moved_d2, take - 1)[take - 1]
+                pick = moved_d2 <= cut  # every tie at the edge comes along
+                m_slots = self._moved_buf[moved_near[pick]]
+                bound = math.sqrt(float(cut))
+            else:
+                m_slots = self._moved_buf[moved_near]
+            if tree is not None and n_tree:
+                kq = min(n_tree, take)
                 dist, idx = tree.query((qx, qy), k=kq, distance_upper_bound=radius_m)
-                dist = np.atleast_1d(dist)
                 idx = np.atleast_1d(idx)
                 found = idx < n_tree
-                exhausted = int(found.sum()) < kq or kq >= n_tree
-                dist = dist[found]
-                farthest = float(dist[-1]) if dist.size else 0.0
-                slots = self._tree_slots[idx[found]]
-                # Moved doctors were answered exactly above; removed ones are gone.
-                fresh = self._active[slots] & ~self._is_moved[slots]
-                slots, dist = slots[fresh], dist[fresh]
-                ok = accept(slots) if accept is not None else np.ones(slots.size, dtype=bool)
-                if exhausted:
-                    break
-                passed = dist[ok]
-                # Done when k passed and the k-th is strictly inside what the tree returned,
-                # so no equally near doctor can lie just beyond it.
-                if passed.size >= k and passed[k - 1] < farthest - 1e-6:
-                    break
-                kq = min(n_tree, kq * 4)
-            # Distances from the live columns, exactly as the moved doctors' are computed.
-            dist = np.hypot(self._x[slots] - qx, self._y[slots] - qy)
-            parts_s.append(slots[ok])
-            parts_d.append(dist[ok])
-            refused_s.append(slots[~ok])
-            refused_d.append(dist[~ok])
-
-        if not parts_s:
-            empty_i = np.empty(0, dtype=np.int64)
-            empty_f = np.empty(0, dtype=np.float64)
-            return empty_i, empty_f, empty_i, empty_f
-        all_s = np.concatenate(parts_s)
-        all_d = np.concatenate(parts_d)
-        order = np.lexsort((all_s, all_d))[:k]
-        chosen_s, chosen_d = all_s[order], all_d[order]
-        rs = np.concatenate(refused_s)
-        rd = np.concatenate(refused_d)
+                if int(found.sum()) == kq and kq < n_tree:
+                    bound = min(bound, float(np.atleast_1d(dist)[kq - 1]))
+                t_slots = self._tree_slots[idx[found]]
+                # Moved doctors were answered above from their live positions; removed
+                # ones are hidden among them.
+                t_slots = t_slots[~self._is_moved[t_slots]]
+                slots = np.concatenate((m_slots, t_slots)) if m_slots.size else t_slots
+            else:
+                slots = m_slots
+            codes = exclude(slots) if exclude is not None else np.zeros(slots.size, dtype=np.uint8)
+            dist_m = np.hypot(self._x[slots] - qx, self._y[slots] - qy)
+            ok = codes == 0
+            passed = np.sort(dist_m[ok])
+            # Done when nothing unexamined can be nearer than the k-th that passed
+            # (strictly, so an equally near doctor beyond the edge cannot be missed).
+            if math.isinf(bound) or (passed.size >= k and passed[k - 1] < bound - 1e-6):
+                if kind is not None and slots.size >= k:
+                    self._pass_share[kind] = max(0.005, passed.size / slots.size)
+                break
+            # Widen by what the pass rate so far says it takes to find k (rare skills
+            # need many more doctors looked at); at least double each round.
+            share = passed.size / max(1, slots.size)
+            need = k / share * 1.25 + 8 if share > 0 else take * 8
+            take = max(2 * take, math.ceil(need))
+        chosen_s, chosen_d = slots[ok], dist_m[ok]
+        order = np.lexsort((chosen_s, chosen_d))[:k]
+        chosen_s, chosen_d = chosen_s[order], chosen_d[order]
+        rs, rd, rc = slots[~ok], dist_m[~ok], codes[~ok]
         if chosen_d.size == k:
             keep = rd <= chosen_d[-1]
-            rs, rd = rs[keep], rd[keep]
-        rorder = np.lexsort((rs, rd))
-        return chosen_s, chosen_d, rs[rorder], rd[rorder]
+            rs, rd, rc = rs[keep], rd[keep], rc[keep]
+        rorder = np.lexsort((rs, rd))[:MAX_EXPLAINED_EXCLUSIONS]
+        return chosen_s, chosen_d, rs[rorder], rd[rorder], rc[rorder]
 
     # -- area questions (H3) -------------------------------------------------------------------
 
+    def _refresh_cells(self) -> None:
+        # Cells are only needed for area questions (the operator's map, a few a second),
+        # so they are brought up to date here rather than on every fix.
+        stale = np.flatnonzero(self._cell_stale)
+        if stale.size == 0:
+            return
+        res = self.h3_resolution
+        cells_arr = self._cell
+        cells = self._cells
+        to_cell = h3.latlng_to_cell
+        lat = self._lat[stale].tolist()
+        lon = self._lon[stale].tolist()
+        for slot, a, b in zip(stale.tolist(), lat, lon, strict=True):
+            cell = to_cell(a, b, res)
+            old = int(cells_arr[slot])
+            if cell != old:
+                if old:
+                    cells[old].discard(slot)
+                bucket = cells.get(cell)
+                if bucket is None:
+                    bucket = cells[cell] = set()
+                bucket.add(slot)
+                cells_arr[slot] = cell
+        self._cell_stale[stale] = False
+
     def cell_of(self, doctor_id: str) -> int | None:
-        cell = int(self._cell[self.slot(doctor_id)])
+        slot = self.slot(doctor_id)
+        self._refresh_cells()
+        cell = int(self._cell[slot])
         return cell or None
 
     def doctors_in_cells(self, cells: Iterable[int]) -> list[str]:
+        self._refresh_cells()
         found: set[int] = set()
         for cell in cells:
             found |= self._cells.get(cell, set())
@@ -632,6 +679,7 @@ class DoctorRegistry:
         """
         if not (-90 <= south <= north <= 90 and -180 <= west <= east <= 180):
             raise ValueError("viewport must have south <= north and west <= east, in range")
+        self._refresh_cells()
         poly = h3.LatLngPoly([(south, west), (south, east), (north, east), (north, west)])
         # Every cell whose bounding box touches the box (a superset; filtered exactly below).
         # "center" containment would miss doctors in cells that straddle a thin box's edge.
@@ -653,6 +701,7 @@ class DoctorRegistry:
         self, demand: Iterable[tuple[float, float]], now_s: float
     ) -> dict[int, tuple[int, int]]:
         """Per H3 cell: (available doctors with a fresh fix, open calls), where either is non-zero."""
+        self._refresh_cells()
         table: dict[int, list[int]] = {}
         stale_before = now_s - self.policy.stale_after_s
         for cell, slots in self._cells.items():
@@ -677,10 +726,10 @@ class DoctorRegistry:
         why = np.zeros(slots.size, dtype=np.uint8)
         if slots.size == 0:
             return why
-
-        def exclude(mask: npt.NDArray[np.bool_], code: int) -> None:
-            why[(why == 0) & mask] = code
-
+        code = _EXCLUDE_CODE
+        # (fails, code) in the order reasons are reported; applied last to first, so the
+        # first reason that applies is the one that stays.
+        checks: list[tuple[npt.NDArray[np.bool_], int]] = []
         status = self._status[slots]
         free = status == DoctorStatus.AVAILABLE
         if allow_on_visit:
@@ -689,42 +738,44 @@ class DoctorRegistry:
             held = [self._slot_of[d] for d in call.busy if d in self._slot_of]
             if held:
                 free &= ~np.isin(slots, held)
-        exclude(~free, _EXCLUDE_CODE[Exclusion.NOT_AVAILABLE])
-        exclude(
-            ~(self._fix_s[slots] >= now_s - self.policy.stale_after_s),
-            _EXCLUDE_CODE[Exclusion.STALE_FIX],
-        )
+        checks.append((~free, code[Exclusion.NOT_AVAILABLE]))
+        fresh_after = now_s - self.policy.stale_after_s
+        checks.append((~(self._fix_s[slots] >= fresh_after), code[Exclusion.STALE_FIX]))
         if call.declined_by:
-            declined = {self._slot_of[d] for d in call.declined_by if d in self._slot_of}
+            declined = [self._slot_of[d] for d in call.declined_by if d in self._slot_of]
             if declined:
-                exclude(np.isin(slots, list(declined)), _EXCLUDE_CODE[Exclusion.DECLINED_THIS_CALL])
-        exclude(~(self._cred_expires_s[slots] > now_s), _EXCLUDE_CODE[Exclusion.CREDENTIAL_EXPIRED])
+                checks.append((np.isin(slots, declined), code[Exclusion.DECLINED_THIS_CALL]))
+        checks.append((~(self._cred_expires_s[slots] > now_s), code[Exclusion.CREDENTIAL_EXPIRED]))
         if call.clinic_id is not None:
             clinic = self.clinics.lookup(call.clinic_id)
-            exclude(
-                self._clinic[slots] != (-2 if clinic is None else clinic),
-                _EXCLUDE_CODE[Exclusion.OTHER_CLINIC],
+            checks.append(
+                (
+                    self._clinic[slots] != (-2 if clinic is None else clinic),
+                    code[Exclusion.OTHER_CLINIC],
+                )
             )
         if call.specialization is not None:
             spec = self.specializations.lookup(call.specialization)
-            exclude(
-                self._spec[slots] != (-2 if spec is None else spec),
-                _EXCLUDE_CODE[Exclusion.SPECIALIZATION],
+            checks.append(
+                (
+                    self._spec[slots] != (-2 if spec is None else spec),
+                    code[Exclusion.SPECIALIZATION],
+                )
             )
         age_bit = _AGE_CHILDREN if call.patient_is_child else _AGE_ADULTS
-        exclude((self._ages[slots] & age_bit) == 0, _EXCLUDE_CODE[Exclusion.AGE_GROUP])
+        checks.append(((self._ages[slots] & age_bit) == 0, code[Exclusion.AGE_GROUP]))
         if call.languages:
             wanted = np.uint64(self.languages.mask(call.languages, create=False))
-            exclude((self._lang_mask[slots] & wanted) == 0, _EXCLUDE_CODE[Exclusion.LANGUAGE])
+            checks.append(((self._lang_mask[slots] & wanted) == 0, code[Exclusion.LANGUAGE]))
         if call.equipment:
-            needed_mask = self.equipment.mask(call.equipment, create=False)
             if any(self.equipment.lookup(e) is None for e in call.equipment):
-                exclude(np.ones(slots.size, dtype=bool), _EXCLUDE_CODE[Exclusion.EQUIPMENT])
+                lacking = np.ones(slots.size, dtype=bool)  # nobody carries it
             else:
-                needed = np.uint64(needed_mask)
-                exclude(
-                    (self._equip_mask[slots] & needed) != needed, _EXCLUDE_CODE[Exclusion.EQUIPMENT]
-                )
+                needed = np.uint64(self.equipment.mask(call.equipment, create=False))
+                lacking = (self._equip_mask[slots] & needed) != needed
+            checks.append((lacking, code[Exclusion.EQUIPMENT]))
+        for fails, c in reversed(checks):
+            why[fails] = c
         return why
 
     def road_nodes(self, slots: IntArray, snapper: NodeSnapper) -> IntArray:

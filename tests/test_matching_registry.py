@@ -222,6 +222,12 @@ class NearestEqualsBruteForce(RuleBasedStateMachine):
     def change_status(self, data: st.DataObject, status: DoctorStatus) -> None:
         self.reg.set_status(data.draw(st.sampled_from(self._ids())), status, now_s=self.clock)
 
+    @rule()
+    def add_without_a_fix(self) -> None:
+        # often lands in a slot freed by remove_one: it must not inherit that slot's place
+        self.reg.upsert_doctor(DoctorProfile(f"d{self.next_id}"), DoctorStatus.AVAILABLE)
+        self.next_id += 1
+
     @precondition(lambda self: len(self.reg) > 0)
     @rule(data=st.data())
     def remove_one(self, data: st.DataObject) -> None:
@@ -245,12 +251,19 @@ class NearestEqualsBruteForce(RuleBasedStateMachine):
         lat, lon = CENTER[0] + dlat, CENTER[1] + dlon
         status = reg._status
 
-        def accept(slots: np.ndarray) -> np.ndarray:
+        def exclude(slots: np.ndarray) -> np.ndarray:
             if only_available:
-                return status[slots] == DoctorStatus.AVAILABLE
-            return np.ones(slots.size, dtype=bool)
+                return (status[slots] != DoctorStatus.AVAILABLE).astype(np.uint8)
+            return np.zeros(slots.size, dtype=np.uint8)
 
-        got, got_d, _, _ = reg.nearest(lat, lon, k, radius_m, accept)
+        def accept(slots: np.ndarray) -> np.ndarray:
+            return exclude(slots) == 0
+
+        got, got_d, refused, refused_d, codes = reg.nearest(lat, lon, k, radius_m, exclude)
+        assert np.all(codes != 0)
+        assert not accept(refused).any()  # what is reported as left out really was
+        if got_d.size == k:
+            assert np.all(refused_d <= got_d[-1])
         slots = reg.positioned_slots()
         x, y = reg.projected_xy(slots)
         qx, qy = reg.projection.to_xy(np.array([lat]), np.array([lon]))[0]
@@ -340,7 +353,7 @@ class TestAreaQuestions:
         reg.remove_doctor("d1")
         assert "d1" not in reg
         assert "d1" not in reg.doctors_in_cells([cell] if cell else [])
-        got, _, _, _ = reg.nearest(*self.truth["d1"], k=5, radius_m=10_000)
+        got, _, _, _, _ = reg.nearest(*self.truth["d1"], k=5, radius_m=10_000)
         assert reg.slot("d2") is not None
         assert all(reg.doctor_id(int(s)) != "d1" for s in got)
 
@@ -369,3 +382,21 @@ def test_registry_grows_past_its_initial_capacity() -> None:
     assert reg.update_positions(ids, lat, lon, np.full(n, 5.0), np.full(n, NOW), NOW).accepted == n
     assert reg.capacity >= n
     assert reg.position("d999") == (lat[-1], lon[-1], 5.0, NOW)
+
+
+def test_a_reused_slot_does_not_inherit_its_last_doctors_place() -> None:
+    reg = make_registry()
+    for d in ("old", "other"):
+        reg.upsert_doctor(DoctorProfile(d), DoctorStatus.AVAILABLE)
+    reg.update_positions(
+        ["old", "other"], [60.17, 60.18], [24.94, 24.94], [5.0, 5.0], [NOW, NOW], NOW
+    )
+    reg.rebuild_index()  # both in the KD-tree snapshot
+    reg.remove_doctor("old")
+    reg.upsert_doctor(DoctorProfile("new"), DoctorStatus.AVAILABLE)  # takes the freed slot
+    assert reg.slot("new") == 0
+    got, _, _, _, _ = reg.nearest(60.17, 24.94, 5, 50_000)
+    assert reg.doctor_ids(got.tolist()) == ["other"]  # "new" has no fix yet: nowhere
+    assert reg.update_position("new", 60.175, 24.94, 5.0, NOW + 1, NOW + 1) is None
+    got, _, _, _, _ = reg.nearest(60.17, 24.94, 5, 50_000)
+    assert reg.doctor_ids(got.tolist()) == ["new", "other"]
