@@ -147,9 +147,16 @@ def positions_at_nodes(
 
 
 def build_registry(
-    projection: LocalProjection, profiles: Sequence[DoctorProfile], pos: Positions, now_s: float
+    projection: LocalProjection,
+    profiles: Sequence[DoctorProfile],
+    pos: Positions,
+    now_s: float,
+    snapper: Router | None = None,
 ) -> DoctorRegistry:
     registry = DoctorRegistry(projection)
+    # The engine loads positions in batches with the router attached (as on recovery),
+    # so doctors arrive already snapped to the road.
+    registry.snapper = snapper
     for profile in profiles:
         registry.upsert_doctor(profile, DoctorStatus.AVAILABLE)
     result = registry.update_positions(
@@ -667,7 +674,7 @@ def main() -> int:
     profiles = make_profiles(n_doctors, args.seed + 1)
     ids = [p.doctor_id for p in profiles]
     t0 = time.perf_counter()
-    registry = build_registry(projection, profiles, start_pos, NOW_S)
+    registry = build_registry(projection, profiles, start_pos, NOW_S, router)
     setup_s = time.perf_counter() - t0
     matcher = Matcher(registry, router)
 
@@ -711,8 +718,7 @@ def main() -> int:
     upd_registry = build_registry(projection, profiles, start_pos, NOW_S)
     single_plan = plan_updates(ids, start_pos, n_single, rng)
     single_rate, single_rejected = time_single_updates(upd_registry, single_plan)
-    upd_registry = build_registry(projection, profiles, start_pos, NOW_S)
-    upd_registry.snapper = router  # batches are snapped to the road as they land, as in the engine
+    upd_registry = build_registry(projection, profiles, start_pos, NOW_S, router)
     batch_plan = plan_updates(ids, start_pos, n_batched, rng)
     rebuilds1 = upd_registry.index_rebuilds
     batched_rate, batched_rejected, batch_us = time_batched_updates(
