@@ -30,7 +30,7 @@ from matching.model import (
     FixRejection,
     MatchingPolicy,
 )
-from routing.geo import EARTH_RADIUS_M, LocalProjection
+from routing.geo import EARTH_RADIUS_M, LocalProjection, haversine_scalar_m
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -75,16 +75,6 @@ class Vocabulary:
 
     def name(self, code: int) -> str:
         return self._names[code]
-
-
-def _haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1 = math.radians(lat1)
-    p2 = math.radians(lat2)
-    a = (
-        math.sin((p2 - p1) / 2.0) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2.0) ** 2
-    )
-    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,13 +260,7 @@ class DoctorRegistry:
         self._fix_s[slot] = np.nan
         # The slot sits in the moved list, out of every search's reach, until the next
         # snapshot; a reused slot's first fix puts it back in place.
-        pos = int(self._moved_pos[slot])
-        if pos < 0:  # hide the slot's snapshot entry from the KD-tree as well
-            pos = self._moved_n
-            self._is_moved[slot] = True
-            self._moved_buf[pos] = slot
-            self._moved_pos[slot] = pos
-            self._moved_n += 1
+        pos = self._moved_entry(slot)  # hides the slot's snapshot entry from the KD-tree too
         self._moved_x[pos] = np.inf
         self._moved_y[pos] = np.inf
         self._free.append(slot)
@@ -354,7 +338,7 @@ class DoctorRegistry:
         if last_s == last_s:  # not NaN: there is a previous fix
             if fix_s <= last_s:
                 return FixRejection.OUT_OF_ORDER
-            moved_m = _haversine_m(float(self._lat[slot]), float(self._lon[slot]), lat, lon)
+            moved_m = haversine_scalar_m(float(self._lat[slot]), float(self._lon[slot]), lat, lon)
             # GPS error on both ends is not movement.
             moved_m -= accuracy_m + float(self._accuracy_m[slot])
             if moved_m > self._max_speed_mps * (fix_s - last_s):
@@ -363,6 +347,17 @@ class DoctorRegistry:
         if self._moved_n > self._rebuild_threshold():
             self.rebuild_index()
         return None
+
+    def _moved_entry(self, slot: int) -> int:
+        """The slot's index in the moved list, adding it there if it is not yet."""
+        pos = int(self._moved_pos[slot])
+        if pos < 0:
+            pos = self._moved_n
+            self._is_moved[slot] = True
+            self._moved_buf[pos] = slot
+            self._moved_pos[slot] = pos
+            self._moved_n += 1
+        return pos
 
     def _apply(self, slot: int, lat: float, lon: float, accuracy_m: float, fix_s: float) -> None:
         proj = self.projection
@@ -374,13 +369,7 @@ class DoctorRegistry:
         self._fix_s[slot] = fix_s
         self._node[slot] = NODE_UNKNOWN
         self._cell_stale[slot] = True
-        pos = int(self._moved_pos[slot])
-        if pos < 0:
-            pos = self._moved_n
-            self._is_moved[slot] = True
-            self._moved_buf[pos] = slot
-            self._moved_pos[slot] = pos
-            self._moved_n += 1
+        pos = self._moved_entry(slot)
         self._moved_x[pos] = self._x[slot]
         self._moved_y[pos] = self._y[slot]
 

@@ -65,6 +65,17 @@ def haversine_m(
     )
 
 
+def haversine_scalar_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """haversine_m for one pair of plain floats: math beats numpy's per-call cost here."""
+    p1 = math.radians(lat1)
+    p2 = math.radians(lat2)
+    a = (
+        math.sin((p2 - p1) / 2.0) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2.0) ** 2
+    )
+    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
+
+
 @dataclass(frozen=True, slots=True)
 class LocalProjection:
     """Equirectangular projection about a city's centre, in metres.

@@ -19,20 +19,10 @@ import routingkit_cch as rk
 from scipy.spatial import cKDTree
 
 from routing.errors import RoutingError, SnapError
-from routing.geo import EARTH_RADIUS_M, LatLon, LocalProjection, validate_lat_lon
+from routing.geo import LatLon, LocalProjection, haversine_scalar_m, validate_lat_lon
 from routing.graph import RoadGraph
 
 DEFAULT_MAX_SNAP_DISTANCE_M = 1_000.0
-
-
-def _haversine_scalar_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1 = math.radians(lat1)
-    p2 = math.radians(lat2)
-    a = (
-        math.sin((p2 - p1) / 2.0) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2.0) ** 2
-    )
-    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +102,7 @@ class Router:
         nlon = float(self.graph.node_lon[node])
         if projected_m > self.max_snap_distance_m * 1.05:  # cheap reject before the exact check
             raise SnapError(lat, lon, float(projected_m), self.max_snap_distance_m)
-        distance_m = _haversine_scalar_m(lat, lon, nlat, nlon)
+        distance_m = haversine_scalar_m(lat, lon, nlat, nlon)
         if distance_m > self.max_snap_distance_m:
             raise SnapError(lat, lon, distance_m, self.max_snap_distance_m)
         return Snap(node, nlat, nlon, distance_m)
