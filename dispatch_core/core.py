@@ -235,7 +235,7 @@ class DispatchCore:
                 booking.actual_duration_s = now - booking.started_s
         if new is S.CANCELLED:
             booking.cancelled_s = now
-        if new in TERMINAL or new not in WITH_DOCTOR:
+        if new not in WITH_DOCTOR:  # terminal statuses included
             booking.doctor_offline_since_s = None
         by = _who(actor, actor_id)
         update = StatusUpdate(old, new, by, reason, now, booking.doctor_id)
