@@ -112,6 +112,28 @@ class RejectedError(Exception):
     """Raised inside a handler to refuse a command (handlers validate before changing)."""
 
 
+# Text limits, in characters; text with NUL (which no database stores) is refused.
+TEXT_LIMITS = {
+    "id": 128, "call_type": 64, "address": 500, "symptoms": 4_000, "notes": 4_000,
+    "reason": 1_000, "message": 4_000,
+}  # fmt: skip
+
+
+def _text(value: str, field: str, *, required: bool = False) -> str:
+    """The text, stripped; RejectedError when it is too long, holds NUL, or is missing."""
+    if not isinstance(value, str):
+        raise RejectedError(f"{field} must be text")
+    text = value.strip()
+    if required and not text:
+        raise RejectedError(f"{field} is required")
+    if "\x00" in text:
+        raise RejectedError(f"{field} contains a NUL character")
+    limit = TEXT_LIMITS["id" if field.endswith("id") else field]
+    if len(text) > limit:
+        raise RejectedError(f"{field} is limited to {limit} characters")
+    return text
+
+
 def _who(actor: Actor, actor_id: str) -> str:
     return "system" if actor is Actor.SYSTEM else f"{actor.value}:{actor_id}"
 
@@ -383,6 +405,13 @@ class DispatchCore:
     # -- handlers -------------------------------------------------------------------------------
 
     def _request(self, cmd: RequestBooking) -> None:
+        _text(cmd.booking_id, "booking_id", required=True)
+        _text(cmd.patient_id, "patient_id", required=True)
+        _text(cmd.call_type, "call_type", required=True)
+        for name in ("address", "symptoms", "notes"):
+            _text(getattr(cmd, name), name)
+        if cmd.clinic_id is not None:
+            _text(cmd.clinic_id, "clinic_id", required=True)
         if cmd.booking_id in self.bookings:
             raise RejectedError(f"booking {cmd.booking_id!r} already exists")
         if not (abs(cmd.latitude) <= 90.0 and abs(cmd.longitude) <= 180.0):
@@ -478,6 +507,7 @@ class DispatchCore:
     def _decline(self, cmd: DeclineOffer) -> None:
         if not cmd.reason.strip():
             raise RejectedError("a decline needs a reason")
+        _text(cmd.reason, "reason")
         offer = self._live_offer(cmd.offer_id, cmd.doctor_id)
         self._end_offer(offer, OfferOutcome.DECLINED, cmd.reason.strip())
         self._after_offer_ended(self.bookings[offer.booking_id])
@@ -512,6 +542,7 @@ class DispatchCore:
         booking = self.booking(cmd.booking_id)
         if not cmd.reason.strip():
             raise RejectedError("a cancellation needs a reason")
+        _text(cmd.reason, "reason")
         if cmd.actor is Actor.PATIENT and booking.patient_id != cmd.actor_id:
             raise RejectedError(
                 f"no booking {cmd.booking_id!r}"
@@ -561,7 +592,8 @@ class DispatchCore:
             raise RejectedError("an override needs the operator's id")
         if not reason.strip():
             raise RejectedError("an override needs a reason")
-        return reason.strip()
+        _text(operator_id, "operator_id")
+        return _text(reason, "reason")
 
     def _assign_override(self, cmd: AssignDoctor) -> None:
         reason = self._require_reason(cmd.reason, cmd.operator_id)
@@ -670,11 +702,9 @@ class DispatchCore:
 
     def _post_message(self, cmd: PostMessage) -> None:
         booking = self.booking(cmd.booking_id)
-        content = cmd.content.strip()
-        if not content:
+        if not cmd.content.strip():
             raise RejectedError("a message cannot be empty")
-        if len(content) > 4_000:
-            raise RejectedError("a message is limited to 4000 characters")
+        content = _text(cmd.content, "message")
         if cmd.sender_role is Actor.PATIENT and cmd.sender_id != booking.patient_id:
             raise RejectedError(f"no booking {cmd.booking_id!r}")
         if cmd.sender_role is Actor.DOCTOR and cmd.sender_id != booking.doctor_id:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -40,9 +43,22 @@ def helsinki_router(helsinki_graph: RoadGraph) -> Router:
     return Router(helsinki_graph)
 
 
-@pytest.fixture
-async def postgis_url() -> AsyncIterator[str]:
-    """A freshly created database with PostGIS, dropped afterwards."""
+async def migrate(database_url: str) -> None:
+    """`tot db upgrade` on a test database, from a worker thread (alembic runs its own loop).
+
+    Garbage is collected first, here: routingkit-cch's query objects must be freed on
+    the thread that made them, and a Router caught in a reference cycle would otherwise
+    be freed by whichever thread next runs the cyclic GC, such as this worker.
+    """
+    from services.database import upgrade
+
+    gc.collect()
+    await asyncio.to_thread(upgrade, database_url)
+
+
+@contextlib.asynccontextmanager
+async def scratch_postgis_database() -> AsyncIterator[str]:
+    """A freshly created database with PostGIS; dropped on the way out."""
     import asyncpg
 
     name = f"tot_test_{uuid.uuid4().hex[:12]}"
@@ -60,6 +76,13 @@ async def postgis_url() -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+async def postgis_url() -> AsyncIterator[str]:
+    """A freshly created database with PostGIS, dropped afterwards."""
+    async with scratch_postgis_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -446,3 +446,28 @@ def test_the_table_is_the_only_way(old: BookingStatus, new: BookingStatus, actor
 def test_terminal_states_have_no_exit_in_the_table() -> None:
     for old, new in itertools.product(TERMINAL, ALL):
         assert (old, new) not in TRANSITIONS
+
+
+@given(
+    address=st.text(max_size=600),
+    reason=st.text(max_size=1_100),
+    message=st.text(max_size=4_100),
+)
+def test_any_text_is_taken_or_refused_with_a_reason(
+    address: str, reason: str, message: str
+) -> None:
+    d = driver()
+    events = d.do(RequestBooking("b1", "pat-1", *HOME, address=address))
+    if "\x00" in address or len(address.strip()) > 500:
+        assert isinstance(events[-1], CommandRejected)
+        assert "b1" not in d.core.bookings
+        return
+    assert "b1" in d.core.bookings
+    posted = d.do(PostMessage("b1", "pat-1", Actor.PATIENT, message))
+    ok_message = message.strip() and "\x00" not in message and len(message.strip()) <= 4_000
+    assert isinstance(posted[-1], CommandRejected) != bool(ok_message)
+    cancelled = d.do(CancelBooking("b1", Actor.PATIENT, "pat-1", reason))
+    ok_reason = reason.strip() and "\x00" not in reason and len(reason.strip()) <= 1_000
+    assert (d.core.bookings["b1"].status is S.CANCELLED) == bool(ok_reason)
+    assert isinstance(cancelled[-1], CommandRejected) != bool(ok_reason)
+    d.core.check_invariants()

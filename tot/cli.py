@@ -164,6 +164,23 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from services.database import upgrade
+
+    url = args.database_url or Settings().database_url
+    if url:
+        upgrade(url)
+        print("database schema is up to date")
+        return 0
+    from storage.sqlite import SqliteBookingStore
+
+    path = Settings().sqlite_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    SqliteBookingStore(path)._close()  # creates or upgrades the embedded schema
+    print(f"embedded database {path} is up to date")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tot",
@@ -216,6 +233,20 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--json", action="store_true", help="print one JSON object")
     _add_osm_options(build)
     build.set_defaults(func=cmd_graph_build)
+
+    db = sub.add_parser("db", help="database management", description="Database management.")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser(
+        "upgrade",
+        help="create or migrate the database schema to this version",
+        description=(
+            "Apply the schema migrations (alembic) to the PostGIS database in DATABASE_URL, "
+            "or create the embedded SQLite store when DATABASE_URL is unset. The engine "
+            "refuses to start on a PostGIS database that is behind."
+        ),
+    )
+    up.add_argument("--database-url", help="postgresql://... (default: $DATABASE_URL)")
+    up.set_defaults(func=cmd_db_upgrade)
     return parser
 
 
@@ -233,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ValidationError as exc:
         print(f"tot: invalid setting: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, RuntimeError) as exc:  # a bad DATABASE_URL, a database that is behind
+        print(f"tot: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # unreadable files, a cache folder that is a file, a full disk
         print(f"tot: error: {exc}", file=sys.stderr)

@@ -26,6 +26,19 @@ class Settings(BaseSettings):
     graph_cache_dir: Path = Field(
         default_factory=_default_cache_dir, description="where compiled graphs are cached"
     )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias="DATABASE_URL",
+        description="postgresql://... for PostGIS; unset: the embedded SQLite store",
+    )
+    sqlite_path: Path = Field(
+        default_factory=lambda: (
+            Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+            / "tot"
+            / "tot.sqlite3"
+        ),
+        description="the embedded store's file when DATABASE_URL is unset",
+    )
     max_snap_distance_m: PositiveFloat = Field(
         default=1_000.0, description="points farther than this from any drivable road are refused"
     )

@@ -1,0 +1,31 @@
+"""What the dispatch core needs from storage, in its own terms (adapters live in storage/)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from dispatch_core.model import Booking
+
+
+class DoctorAlreadyBusyError(Exception):
+    """Storage refused a second active booking for one doctor (another process won a race)."""
+
+
+class BookingStore(Protocol):
+    """Bookings with their append-only status history and messages."""
+
+    async def save(self, booking: Booking) -> None:
+        """Write the booking's row and append the status updates and messages not yet
+        stored, in one durable transaction. Raises DoctorAlreadyBusyError when the
+        booking would give a doctor a second active booking."""
+        ...
+
+    async def load(self, booking_id: str) -> Booking | None:
+        """The booking with its full history and messages, or None."""
+        ...
+
+    async def open_bookings(self) -> list[Booking]:
+        """Every booking not in a final status, oldest first (for recovery)."""
+        ...
+
+    async def close(self) -> None: ...

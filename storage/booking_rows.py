@@ -1,0 +1,141 @@
+"""Bookings as table rows and back: shared by the PostGIS and SQLite adapters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from dispatch_core.model import (
+    Actor,
+    Booking,
+    BookingMessage,
+    BookingStatus,
+    Priority,
+    StatusUpdate,
+)
+
+BOOKING_COLUMNS = (
+    "id", "patient_id", "doctor_id", "clinic_id", "call_type", "symptoms", "address",
+    "latitude", "longitude", "status", "priority", "is_emergency", "emergency_type",
+    "scheduled_time", "created_at", "assigned_at", "started_at", "completed_at", "cancelled_at",
+    "notes", "estimated_duration_s", "actual_duration_s", "estimated_price", "final_price",
+)  # fmt: skip
+UPDATE_COLUMNS = (
+    "booking_id",
+    "seq",
+    "old_status",
+    "new_status",
+    "updated_by",
+    "reason",
+    "doctor_id",
+    "created_at",
+)
+MESSAGE_COLUMNS = (
+    "booking_id",
+    "seq",
+    "sender_id",
+    "sender_role",
+    "message_type",
+    "content",
+    "created_at",
+)
+
+
+def to_time(epoch_s: float | None) -> datetime | None:
+    return None if epoch_s is None else datetime.fromtimestamp(epoch_s, UTC)
+
+
+def from_time(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value)
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def booking_row(b: Booking, *, times: bool = True) -> tuple[Any, ...]:
+    """Values in BOOKING_COLUMNS order; times as datetimes (or epoch seconds when times=False)."""
+    t = to_time if times else (lambda v: v)
+    return (
+        b.booking_id, b.patient_id, b.doctor_id, b.clinic_id, b.call_type, b.symptoms, b.address,
+        b.latitude, b.longitude, b.status.value, b.priority.value, b.is_emergency, b.emergency_type,
+        t(b.scheduled_s), t(b.created_s), t(b.assigned_s), t(b.started_s), t(b.completed_s),
+        t(b.cancelled_s), b.notes, b.estimated_duration_s, b.actual_duration_s, b.estimated_price,
+        b.final_price,
+    )  # fmt: skip
+
+
+def update_rows(b: Booking, start: int, *, times: bool = True) -> list[tuple[Any, ...]]:
+    t = to_time if times else (lambda v: v)
+    return [
+        (b.booking_id, i, u.old_status.value if u.old_status else None, u.new_status.value,
+         u.updated_by, u.reason, u.doctor_id, t(u.at_s))
+        for i, u in enumerate(b.history[start:], start=start)
+    ]  # fmt: skip
+
+
+def message_rows(b: Booking, start: int, *, times: bool = True) -> list[tuple[Any, ...]]:
+    t = to_time if times else (lambda v: v)
+    return [
+        (b.booking_id, i, m.sender_id, m.sender_role.value, m.message_type, m.content, t(m.at_s))
+        for i, m in enumerate(b.messages[start:], start=start)
+    ]
+
+
+def booking_from(
+    row: dict[str, Any], updates: list[dict[str, Any]], messages: list[dict[str, Any]]
+) -> Booking:
+    created = from_time(row["created_at"])
+    assert created is not None
+    booking = Booking(
+        booking_id=row["id"],
+        patient_id=row["patient_id"],
+        latitude=float(row["latitude"]),
+        longitude=float(row["longitude"]),
+        call_type=row["call_type"],
+        created_s=created,
+        address=row["address"],
+        symptoms=row["symptoms"],
+        clinic_id=row["clinic_id"],
+        priority=Priority(row["priority"]),
+        is_emergency=bool(row["is_emergency"]),
+        emergency_type=row["emergency_type"],
+        scheduled_s=from_time(row["scheduled_time"]),
+        notes=row["notes"],
+        estimated_duration_s=_num(row["estimated_duration_s"]),
+        actual_duration_s=_num(row["actual_duration_s"]),
+        estimated_price=_num(row["estimated_price"]),
+        final_price=_num(row["final_price"]),
+        status=BookingStatus(row["status"]),
+        doctor_id=row["doctor_id"],
+        assigned_s=from_time(row["assigned_at"]),
+        started_s=from_time(row["started_at"]),
+        completed_s=from_time(row["completed_at"]),
+        cancelled_s=from_time(row["cancelled_at"]),
+    )
+    for u in updates:
+        at = from_time(u["created_at"])
+        assert at is not None
+        booking.history.append(
+            StatusUpdate(
+                BookingStatus(u["old_status"]) if u["old_status"] else None,
+                BookingStatus(u["new_status"]),
+                u["updated_by"],
+                u["reason"],
+                at,
+                u["doctor_id"],
+            )
+        )
+    for m in messages:
+        at = from_time(m["created_at"])
+        assert at is not None
+        booking.messages.append(
+            BookingMessage(
+                m["sender_id"], Actor(m["sender_role"]), m["message_type"], m["content"], at
+            )
+        )
+    return booking

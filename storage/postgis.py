@@ -1,0 +1,100 @@
+"""The PostGIS adapter for bookings (asyncpg: the engine's hot paths use it directly)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from dispatch_core.model import TERMINAL, Booking
+from dispatch_core.ports import DoctorAlreadyBusyError
+from storage.booking_rows import (
+    BOOKING_COLUMNS,
+    MESSAGE_COLUMNS,
+    UPDATE_COLUMNS,
+    booking_from,
+    booking_row,
+    message_rows,
+    update_rows,
+)
+
+_UPSERT = (
+    f"INSERT INTO booking.bookings ({', '.join(BOOKING_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(BOOKING_COLUMNS) + 1))}) "
+    "ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in BOOKING_COLUMNS if c != "id")
+    + ", updated_at = now()"
+)
+_FINAL = tuple(s.value for s in TERMINAL)
+
+
+class PostgisBookingStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(
+        cls, database_url: str, *, min_size: int = 1, max_size: int = 10
+    ) -> PostgisBookingStore:
+        pool = await asyncpg.create_pool(database_url, min_size=min_size, max_size=max_size)
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def save(self, booking: Booking) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            try:
+                await conn.execute(_UPSERT, *booking_row(booking))
+            except asyncpg.UniqueViolationError as exc:
+                raise DoctorAlreadyBusyError(
+                    f"doctor {booking.doctor_id!r} already holds an active booking"
+                ) from exc
+            # The upsert holds the row lock, so these counts cannot race another writer.
+            stored_updates = await conn.fetchval(
+                "SELECT count(*) FROM booking.booking_status_updates WHERE booking_id = $1",
+                booking.booking_id,
+            )
+            rows = update_rows(booking, stored_updates)
+            if rows:
+                await conn.copy_records_to_table(
+                    "booking_status_updates",
+                    schema_name="booking",
+                    columns=UPDATE_COLUMNS,
+                    records=rows,
+                )
+            stored_messages = await conn.fetchval(
+                "SELECT count(*) FROM booking.booking_messages WHERE booking_id = $1",
+                booking.booking_id,
+            )
+            rows = message_rows(booking, stored_messages)
+            if rows:
+                await conn.copy_records_to_table(
+                    "booking_messages", schema_name="booking", columns=MESSAGE_COLUMNS, records=rows
+                )
+
+    async def load(self, booking_id: str) -> Booking | None:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT * FROM booking.bookings WHERE id = $1", booking_id)
+            if row is None:
+                return None
+            updates = await conn.fetch(
+                "SELECT * FROM booking.booking_status_updates WHERE booking_id = $1 ORDER BY seq",
+                booking_id,
+            )
+            messages = await conn.fetch(
+                "SELECT * FROM booking.booking_messages WHERE booking_id = $1 ORDER BY seq",
+                booking_id,
+            )
+        return booking_from(dict(row), [dict(u) for u in updates], [dict(m) for m in messages])
+
+    async def open_bookings(self) -> list[Booking]:
+        async with self._pool.acquire() as conn:
+            ids = await conn.fetch(
+                "SELECT id FROM booking.bookings WHERE status <> ALL($1::text[]) ORDER BY created_at, id",
+                list(_FINAL),
+            )
+        out = []
+        for r in ids:
+            booking = await self.load(r["id"])
+            if booking is not None:
+                out.append(booking)
+        return out

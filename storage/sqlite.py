@@ -1,0 +1,184 @@
+"""The embedded SQLite adapter for bookings: the default when no DATABASE_URL is set.
+
+One connection, used from a worker thread so the event loop never waits on the disk.
+WAL with synchronous=FULL: a save has reached the disk when it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from dispatch_core.model import TERMINAL, Booking
+from dispatch_core.ports import DoctorAlreadyBusyError
+from storage.booking_rows import (
+    BOOKING_COLUMNS,
+    MESSAGE_COLUMNS,
+    UPDATE_COLUMNS,
+    booking_from,
+    booking_row,
+    message_rows,
+    update_rows,
+)
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bookings (
+    id TEXT PRIMARY KEY,
+    patient_id TEXT NOT NULL,
+    doctor_id TEXT,
+    clinic_id TEXT,
+    call_type TEXT NOT NULL,
+    symptoms TEXT NOT NULL DEFAULT '',
+    address TEXT NOT NULL DEFAULT '',
+    latitude REAL NOT NULL CHECK (latitude BETWEEN -90 AND 90),
+    longitude REAL NOT NULL CHECK (longitude BETWEEN -180 AND 180),
+    status TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    is_emergency INTEGER NOT NULL DEFAULT 0,
+    emergency_type TEXT,
+    scheduled_time REAL,
+    created_at REAL NOT NULL,
+    assigned_at REAL,
+    started_at REAL,
+    completed_at REAL,
+    cancelled_at REAL,
+    notes TEXT NOT NULL DEFAULT '',
+    estimated_duration_s REAL,
+    actual_duration_s REAL,
+    estimated_price REAL,
+    final_price REAL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS bookings_one_active_per_doctor ON bookings (doctor_id)
+    WHERE status IN ('assigned', 'en_route', 'arrived', 'in_progress');
+CREATE INDEX IF NOT EXISTS bookings_patient ON bookings (patient_id, created_at);
+CREATE TABLE IF NOT EXISTS booking_status_updates (
+    booking_id TEXT NOT NULL REFERENCES bookings (id),
+    seq INTEGER NOT NULL,
+    old_status TEXT,
+    new_status TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    doctor_id TEXT,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (booking_id, seq)
+);
+CREATE TRIGGER IF NOT EXISTS status_updates_no_update BEFORE UPDATE ON booking_status_updates
+    BEGIN SELECT RAISE(ABORT, 'booking history is append-only (UPDATE refused)'); END;
+CREATE TRIGGER IF NOT EXISTS status_updates_no_delete BEFORE DELETE ON booking_status_updates
+    BEGIN SELECT RAISE(ABORT, 'booking history is append-only (DELETE refused)'); END;
+CREATE TABLE IF NOT EXISTS booking_messages (
+    booking_id TEXT NOT NULL REFERENCES bookings (id),
+    seq INTEGER NOT NULL,
+    sender_id TEXT NOT NULL,
+    sender_role TEXT NOT NULL,
+    message_type TEXT NOT NULL,
+    content TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (booking_id, seq)
+);
+"""
+_UPSERT = (
+    f"INSERT INTO bookings ({', '.join(BOOKING_COLUMNS)}) VALUES ({', '.join('?' * len(BOOKING_COLUMNS))}) "
+    "ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in BOOKING_COLUMNS if c != "id")
+)
+_INSERT_UPDATE = f"INSERT INTO booking_status_updates ({', '.join(UPDATE_COLUMNS)}) VALUES ({', '.join('?' * len(UPDATE_COLUMNS))})"
+_INSERT_MESSAGE = f"INSERT INTO booking_messages ({', '.join(MESSAGE_COLUMNS)}) VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})"
+_FINAL = tuple(s.value for s in TERMINAL)
+
+
+class SqliteBookingStore:
+    def __init__(self, path: Path | str) -> None:
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{path}: database schema {version} is newer than this engine's ({SCHEMA_VERSION})"
+                )
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    async def save(self, booking: Booking) -> None:
+        await asyncio.to_thread(self._save, booking)
+
+    def _save(self, booking: Booking) -> None:
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                try:
+                    c.execute(_UPSERT, booking_row(booking, times=False))
+                except sqlite3.IntegrityError as exc:
+                    if "bookings.doctor_id" in str(exc):
+                        raise DoctorAlreadyBusyError(
+                            f"doctor {booking.doctor_id!r} already holds an active booking"
+                        ) from exc
+                    raise
+                stored = c.execute(
+                    "SELECT count(*) FROM booking_status_updates WHERE booking_id = ?",
+                    (booking.booking_id,),
+                ).fetchone()[0]
+                c.executemany(_INSERT_UPDATE, update_rows(booking, stored, times=False))
+                stored = c.execute(
+                    "SELECT count(*) FROM booking_messages WHERE booking_id = ?",
+                    (booking.booking_id,),
+                ).fetchone()[0]
+                c.executemany(_INSERT_MESSAGE, message_rows(booking, stored, times=False))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    async def load(self, booking_id: str) -> Booking | None:
+        return await asyncio.to_thread(self._load, booking_id)
+
+    def _load(self, booking_id: str) -> Booking | None:
+        with self._lock:
+            return self._load_locked(booking_id)
+
+    def _load_locked(self, booking_id: str) -> Booking | None:
+        c = self._conn
+        row = c.execute("SELECT * FROM bookings WHERE id = ?", (booking_id,)).fetchone()
+        if row is None:
+            return None
+        updates = c.execute(
+            "SELECT * FROM booking_status_updates WHERE booking_id = ? ORDER BY seq", (booking_id,)
+        ).fetchall()
+        messages = c.execute(
+            "SELECT * FROM booking_messages WHERE booking_id = ? ORDER BY seq", (booking_id,)
+        ).fetchall()
+        return booking_from(_dict(row), [_dict(u) for u in updates], [_dict(m) for m in messages])
+
+    async def open_bookings(self) -> list[Booking]:
+        return await asyncio.to_thread(self._open)
+
+    def _open(self) -> list[Booking]:
+        with self._lock:
+            marks = ", ".join("?" * len(_FINAL))
+            ids = self._conn.execute(
+                f"SELECT id FROM bookings WHERE status NOT IN ({marks}) ORDER BY created_at, id",
+                _FINAL,
+            ).fetchall()
+            found = [self._load_locked(r["id"]) for r in ids]
+        return [b for b in found if b is not None]
+
+
+def _dict(row: sqlite3.Row) -> dict[str, Any]:
+    return {k: row[k] for k in row.keys()}  # noqa: SIM118 - sqlite3.Row is not a mapping

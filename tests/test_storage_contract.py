@@ -1,0 +1,238 @@
+"""One contract for every BookingStore adapter: SQLite (embedded) and PostGIS."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dispatch_core import Actor, Booking, BookingStatus, DispatchCore
+from dispatch_core.driver import Driver, ScriptedCandidates
+from dispatch_core.messages import (
+    AcceptOffer,
+    CancelBooking,
+    PostMessage,
+    ReportProgress,
+    RequestBooking,
+)
+from dispatch_core.ports import BookingStore, DoctorAlreadyBusyError
+from services.database import DatabaseBehindError, require_current_schema
+from storage.postgis import PostgisBookingStore
+from storage.sqlite import SqliteBookingStore
+from tests.conftest import migrate, scratch_postgis_database
+
+DOCTORS = {"doc-1": (55.751, 37.62), "doc-2": (55.752, 37.62)}
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BookingStore]:
+    if request.param == "sqlite":
+        s: BookingStore = SqliteBookingStore(tmp_path / "tot.sqlite3")
+        try:
+            yield s
+        finally:
+            await s.close()
+        return
+    async with scratch_postgis_database() as url:
+        await migrate(url)
+        s = await PostgisBookingStore.connect(url)
+        try:
+            yield s
+        finally:
+            await s.close()
+
+
+def same(a: Booking, b: Booking) -> None:
+    fields = [f.name for f in dataclasses.fields(Booking)]
+    transient = {"search_started_s", "offers_made", "excluded_doctors", "doctor_offline_since_s"}
+    for name in fields:
+        if name in transient:
+            continue
+        va, vb = getattr(a, name), getattr(b, name)
+        if isinstance(va, float):
+            assert vb == pytest.approx(va, abs=1e-5), name
+        elif name == "history":
+            assert len(va) == len(vb)
+            for ua, ub in zip(va, vb, strict=True):
+                assert (ua.old_status, ua.new_status, ua.updated_by, ua.reason, ua.doctor_id) == (
+                    ub.old_status, ub.new_status, ub.updated_by, ub.reason, ub.doctor_id,
+                )  # fmt: skip
+                assert ub.at_s == pytest.approx(ua.at_s, abs=1e-5)
+        elif name == "messages":
+            assert [(m.sender_id, m.sender_role, m.message_type, m.content) for m in va] == [
+                (m.sender_id, m.sender_role, m.message_type, m.content) for m in vb
+            ]
+        else:
+            assert va == vb, name
+
+
+async def test_a_visit_round_trips_after_every_step(store: BookingStore) -> None:
+    d = Driver(DispatchCore(ScriptedCandidates(DOCTORS)))
+    d.do(
+        RequestBooking(
+            "b1",
+            "pat-1",
+            55.75,
+            37.62,
+            address="Tverskaya 1",
+            symptoms="fever",
+            estimated_price=2500,
+        )
+    )
+    booking = d.core.bookings["b1"]
+    await store.save(booking)
+    offer = d.open_offer("doc-1")
+    assert offer is not None
+    steps = [
+        AcceptOffer(offer.offer_id, "doc-1"),
+        PostMessage("b1", "pat-1", Actor.PATIENT, "door code 1234 — подъезд 2"),
+        ReportProgress("b1", "doc-1", BookingStatus.EN_ROUTE),
+        ReportProgress("b1", "doc-1", BookingStatus.ARRIVED),
+        ReportProgress("b1", "doc-1", BookingStatus.IN_PROGRESS),
+        ReportProgress("b1", "doc-1", BookingStatus.COMPLETED, final_price=2750.5),
+    ]
+    for step in steps:
+        events = d.do(step)
+        assert not [e for e in events if type(e).__name__ == "CommandRejected"], events
+        d.advance(30)
+        await store.save(booking)
+        loaded = await store.load("b1")
+        assert loaded is not None
+        same(booking, loaded)
+    await store.save(booking)  # saving again adds nothing
+    loaded = await store.load("b1")
+    assert loaded is not None
+    assert len(loaded.history) == len(booking.history)
+    assert loaded.final_price == 2750.5
+
+
+async def test_missing_booking(store: BookingStore) -> None:
+    assert await store.load("nope") is None
+
+
+async def test_open_bookings_are_the_unfinished_ones(store: BookingStore) -> None:
+    d = Driver(DispatchCore(ScriptedCandidates(DOCTORS)))
+    for i in range(3):
+        d.do(RequestBooking(f"b{i}", f"pat-{i}", 55.75, 37.62))
+        d.advance(1)
+    d.do(CancelBooking("b1", Actor.PATIENT, "pat-1", "better now"))
+    for b in d.core.bookings.values():
+        await store.save(b)
+    assert [b.booking_id for b in await store.open_bookings()] == ["b0", "b2"]
+
+
+async def test_no_doctor_holds_two_active_bookings(store: BookingStore) -> None:
+    d = Driver(DispatchCore(ScriptedCandidates(DOCTORS)))
+    d.do(RequestBooking("b1", "pat-1", 55.75, 37.62))
+    offer = d.open_offer("doc-1")
+    assert offer is not None
+    d.do(AcceptOffer(offer.offer_id, "doc-1"))
+    await store.save(d.core.bookings["b1"])
+    # Another process, with its own core, assigns the same doctor elsewhere.
+    other = Driver(DispatchCore(ScriptedCandidates({"doc-1": DOCTORS["doc-1"]})))
+    other.do(RequestBooking("b2", "pat-2", 55.75, 37.62))
+    offer2 = other.open_offer("doc-1")
+    assert offer2 is not None
+    other.do(AcceptOffer(offer2.offer_id, "doc-1"))
+    with pytest.raises(DoctorAlreadyBusyError):
+        await store.save(other.core.bookings["b2"])
+    assert await store.load("b2") is None  # the whole save was refused
+    kept = await store.load("b1")
+    assert kept is not None
+    assert kept.doctor_id == "doc-1"
+    # once the first visit is over, the doctor may be booked again
+    for step in (
+        BookingStatus.EN_ROUTE,
+        BookingStatus.ARRIVED,
+        BookingStatus.IN_PROGRESS,
+        BookingStatus.COMPLETED,
+    ):
+        d.do(ReportProgress("b1", "doc-1", step))
+    await store.save(d.core.bookings["b1"])
+    await store.save(other.core.bookings["b2"])
+    loaded = await store.load("b2")
+    assert loaded is not None
+    assert loaded.status is BookingStatus.ASSIGNED
+
+
+async def test_status_history_is_append_only(store: BookingStore) -> None:
+    d = Driver(DispatchCore(ScriptedCandidates(DOCTORS)))
+    d.do(RequestBooking("b1", "pat-1", 55.75, 37.62))
+    await store.save(d.core.bookings["b1"])
+    if isinstance(store, SqliteBookingStore):
+        import sqlite3
+
+        conn = store._conn
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("UPDATE booking_status_updates SET reason = 'rewritten'")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("DELETE FROM booking_status_updates")
+    else:
+        assert isinstance(store, PostgisBookingStore)
+        async with store._pool.acquire() as conn:
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+                await conn.execute("UPDATE booking.booking_status_updates SET reason = 'rewritten'")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+                await conn.execute("DELETE FROM booking.booking_status_updates")
+    loaded = await store.load("b1")
+    assert loaded is not None
+    assert [u.reason for u in loaded.history] == [u.reason for u in d.core.bookings["b1"].history]
+
+
+@given(
+    text=st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=300).filter(
+        lambda t: t.strip()
+    )
+)
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+async def test_any_text_round_trips(store: BookingStore, text: str) -> None:
+    d = Driver(DispatchCore(ScriptedCandidates({})))
+    booking_id = f"b-{abs(hash(text))}"
+    d.do(RequestBooking(booking_id, "pat-1", 55.75, 37.62, address=text, symptoms=text))
+    d.do(PostMessage(booking_id, "pat-1", Actor.PATIENT, text))
+    d.do(CancelBooking(booking_id, Actor.PATIENT, "pat-1", text))
+    booking = d.core.bookings[booking_id]
+    await store.save(booking)
+    loaded = await store.load(booking_id)
+    assert loaded is not None
+    same(booking, loaded)
+
+
+async def test_postgis_schema_check_and_partitions(postgis_url: str) -> None:
+    with pytest.raises(DatabaseBehindError, match="tot db upgrade"):
+        await require_current_schema(postgis_url)
+    await migrate(postgis_url)
+    await require_current_schema(postgis_url)
+    conn = await asyncpg.connect(postgis_url)
+    try:
+        made = await conn.fetchval("SELECT geo.ensure_location_partitions('2026-11-28'::date, 3)")
+        again = await conn.fetchval("SELECT geo.ensure_location_partitions('2026-11-28'::date, 3)")
+        assert (made, again) == (3, 0)
+        await conn.execute(
+            "INSERT INTO geo.location_history (doctor_id, recorded_at, location, accuracy_m) VALUES "
+            "('doc-1', '2026-11-29 10:00+00', ST_SetSRID(ST_MakePoint(37.62, 55.75), 4326)::geography, 5)"
+        )
+        part = await conn.fetchval("SELECT tableoid::regclass::text FROM geo.location_history")
+        assert part == "geo.location_history_20261129"
+        dropped = await conn.fetchval(
+            "SELECT geo.drop_location_partitions_before('2026-11-30'::date)"
+        )
+        assert dropped == 2  # the 28th and the 29th; the 30th is kept
+        assert await conn.fetchval("SELECT count(*) FROM geo.location_history") == 0
+        left = await conn.fetch(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'geo.location_history'::regclass ORDER BY 1"
+        )
+        assert [r["relname"] for r in left] == [
+            "location_history_20261130",
+            "location_history_default",
+        ]
+    finally:
+        await conn.close()
