@@ -216,11 +216,15 @@ async def test_postgis_schema_check_and_partitions(postgis_url: str) -> None:
         again = await conn.fetchval("SELECT geo.ensure_location_partitions('2026-11-28'::date, 3)")
         assert (made, again) == (3, 0)
         await conn.execute(
-            "INSERT INTO geo.location_history (doctor_id, recorded_at, location, accuracy_m) VALUES "
-            "('doc-1', '2026-11-29 10:00+00', ST_SetSRID(ST_MakePoint(37.62, 55.75), 4326)::geography, 5)"
+            "INSERT INTO geo.location_history (doctor_id, recorded_at, latitude, longitude, accuracy_m)"
+            " VALUES ('doc-1', '2026-11-29 10:00+00', 55.75, 37.62, 5)"
         )
-        part = await conn.fetchval("SELECT tableoid::regclass::text FROM geo.location_history")
-        assert part == "geo.location_history_20261129"
+        part = await conn.fetchrow(
+            "SELECT tableoid::regclass::text AS part, ST_Y(location::geometry) AS lat,"
+            " ST_X(location::geometry) AS lon FROM geo.location_history"
+        )
+        assert part["part"] == "geo.location_history_20261129"
+        assert (part["lat"], part["lon"]) == (55.75, 37.62)  # the point derived from the doubles
         dropped = await conn.fetchval(
             "SELECT geo.drop_location_partitions_before('2026-11-30'::date)"
         )

@@ -1,0 +1,227 @@
+"""Location history at rate: a bounded in-memory buffer flushed to PostGIS with binary COPY.
+
+Fixes are buffered and written in batches, by size or by time. The buffer is bounded:
+when the database is slow or down, new fixes beyond the bound are dropped, counted and
+logged (never silently, never blocking the dispatch path). A crash loses at most what is
+in the buffer: at most `max_buffered` rows, normally under `flush_rows` or
+`flush_interval_s` worth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+HISTORY_COLUMNS = ("doctor_id", "recorded_at", "latitude", "longitude", "accuracy_m", "booking_id")
+
+
+@dataclass(frozen=True, slots=True)
+class LocationFix:
+    doctor_id: str
+    lat: float
+    lon: float
+    accuracy_m: float
+    recorded_s: float  # epoch seconds
+    booking_id: str | None = None
+
+    def row(self) -> tuple[Any, ...]:
+        return (
+            self.doctor_id,
+            datetime.fromtimestamp(self.recorded_s, UTC),
+            self.lat,
+            self.lon,
+            self.accuracy_m,
+            self.booking_id,
+        )
+
+
+class LocationWriter(Protocol):
+    async def write(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
+
+
+class PostgisLocationWriter:
+    """Writes buffered fixes into geo.location_history with binary COPY."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, database_url: str, **pool_args: Any) -> PostgisLocationWriter:
+        pool = await asyncpg.create_pool(database_url, **pool_args)
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.copy_records_to_table(
+                "location_history", schema_name="geo", columns=HISTORY_COLUMNS, records=rows
+            )
+
+
+class LocationIngest:
+    """The buffer and its flusher. `submit` never waits; `run` flushes in the background."""
+
+    def __init__(
+        self,
+        writer: LocationWriter,
+        *,
+        flush_rows: int = 5_000,
+        flush_interval_s: float = 1.0,
+        max_buffered: int = 200_000,
+        retry_backoff_s: float = 1.0,
+        parallel_writes: int = 2,
+    ) -> None:
+        if not (0 < flush_rows <= max_buffered) or not (
+            flush_interval_s > 0 and math.isfinite(flush_interval_s)
+        ):
+            raise ValueError("need 0 < flush_rows <= max_buffered and a positive flush interval")
+        self.writer = writer
+        self.flush_rows = flush_rows
+        self.flush_interval_s = flush_interval_s
+        self.max_buffered = max_buffered
+        self.retry_backoff_s = retry_backoff_s
+        self.parallel_writes = max(1, parallel_writes)  # the pool needs as many connections
+        self._buffer: deque[tuple[Any, ...]] = deque()
+        self._wake = asyncio.Event()
+        self.written = 0
+        self.dropped = 0
+        self.failed_flushes = 0
+        self._stopping = False
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def submit(self, fixes: Iterable[LocationFix]) -> int:
+        """Buffer fixes for writing; returns how many were taken (the rest were dropped)."""
+        taken = 0
+        dropped = 0
+        for fix in fixes:
+            if len(self._buffer) >= self.max_buffered:
+                dropped += 1
+                continue
+            self._buffer.append(fix.row())
+            taken += 1
+        if dropped:
+            self.dropped += dropped
+            log.warning(
+                "location buffer full (%d rows): dropped %d fixes, %d in all",
+                self.max_buffered,
+                dropped,
+                self.dropped,
+            )
+        if len(self._buffer) >= self.flush_rows:
+            self._wake.set()
+        return taken
+
+    async def flush(self) -> int:
+        """Write everything buffered now, `parallel_writes` batches at a time.
+
+        Batches that fail stay buffered (in order, ahead of newer fixes) and the first
+        failure is raised after the others finished. Returns the rows written.
+        """
+        total = 0
+        while self._buffer:
+            batches: list[list[tuple[Any, ...]]] = []
+            for _ in range(self.parallel_writes):
+                if not self._buffer:
+                    break
+                n = min(len(self._buffer), self.flush_rows)
+                batches.append([self._buffer.popleft() for _ in range(n)])
+            results = await asyncio.gather(
+                *(self.writer.write(b) for b in batches), return_exceptions=True
+            )
+            failed = [
+                b for b, r in zip(batches, results, strict=True) if isinstance(r, BaseException)
+            ]
+            done = sum(
+                len(b)
+                for b, r in zip(batches, results, strict=True)
+                if not isinstance(r, BaseException)
+            )
+            self.written += done
+            total += done
+            if failed:
+                for batch in reversed(failed):
+                    self._buffer.extendleft(reversed(batch))
+                self.failed_flushes += 1
+                error = next(r for r in results if isinstance(r, BaseException))
+                log.warning(
+                    "location flush of %d rows failed (%s); kept for a retry",
+                    sum(map(len, failed)),
+                    error,
+                )
+                raise error
+        return total
+
+    async def run(self) -> None:
+        """Flush by size or time until stop(); a last flush on the way out."""
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await asyncio.sleep(self.retry_backoff_s)
+        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            await self.flush()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    """A doctor's fixes in a time window, ordered, and a simplified line for the map."""
+
+    times_s: list[float]
+    points: list[tuple[float, float]]  # (lat, lon)
+    simplified: list[tuple[float, float]]  # (lat, lon)
+
+
+_TRACK = (
+    "SELECT extract(epoch FROM recorded_at)::float8 AS t, latitude, longitude FROM geo.location_history"
+    " WHERE doctor_id = $1 AND recorded_at >= $2 AND recorded_at < $3 ORDER BY recorded_at"
+)
+
+
+async def doctor_track(
+    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
+    doctor_id: str,
+    from_s: float,
+    to_s: float,
+    tolerance_m: float = 10.0,
+) -> Track:
+    """The doctor's ordered fixes in [from_s, to_s) and the line simplified to tolerance_m."""
+    from shapely.geometry import LineString
+
+    rows = await conn.fetch(
+        _TRACK, doctor_id, datetime.fromtimestamp(from_s, UTC), datetime.fromtimestamp(to_s, UTC)
+    )
+    times = [float(r["t"]) for r in rows]
+    points = [(float(r["latitude"]), float(r["longitude"])) for r in rows]
+    if len(points) < 3:
+        return Track(times, points, list(points))
+    lat0 = points[0][0]
+    kx = 111_320.0 * math.cos(math.radians(lat0))
+    line = LineString(
+        [((lon - points[0][1]) * kx, (lat - lat0) * 111_320.0) for lat, lon in points]
+    )
+    simple = line.simplify(tolerance_m, preserve_topology=False)
+    simplified = [(lat0 + y / 111_320.0, points[0][1] + x / kx) for x, y in simple.coords]
+    return Track(times, points, simplified)
