@@ -692,7 +692,12 @@ def main() -> int:
         [now_of_call[(b + 1) * MOVES_EVERY] for b in range(n_moves)],
         rng,
     )
+    # A long-running engine freezes its start-up heap (gc.freeze) so that full GC passes
+    # do not walk every long-lived object on a decision's clock; so does this run.
+    gc.collect()
+    gc.freeze()
     dec = run_decisions(matcher, router, calls, warmup, moves, now_of_call)
+    gc.unfreeze()
     assert dec.move_rejections == 0, f"{dec.move_rejections} interleaved fixes were rejected"
 
     # -- 3a. PostGIS KNN + networkx ETAs, the same calls --------------------------------------
