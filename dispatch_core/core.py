@@ -191,6 +191,41 @@ class DispatchCore:
         events, self._events = self._events, []
         return events
 
+    # -- recovery ----------------------------------------------------------------------------
+
+    def restore(self, bookings: list[Booking], now_s: float) -> list[Event]:
+        """Take back open bookings from storage after a restart, and carry on.
+
+        Doctors bound to a booking are bound again. Offers are not stored (they live
+        seconds), so a booking that was offered goes back to searching and its offers
+        are made afresh; searches are re-timed from now.
+        """
+        if not math.isfinite(now_s):
+            raise ValueError("now_s must be a finite time")
+        self._now = max(self._now, now_s)
+        self._events = []
+        for booking in sorted(bookings, key=lambda b: (b.created_s, b.booking_id)):
+            if booking.terminal or booking.booking_id in self.bookings:
+                continue
+            self.bookings[booking.booking_id] = booking
+            if booking.status in WITH_DOCTOR and booking.doctor_id is not None:
+                holder = self.doctor_booking.get(booking.doctor_id)
+                if holder is not None:  # storage guards this; refuse rather than guess
+                    raise ValueError(
+                        f"doctor {booking.doctor_id} holds {holder} and {booking.booking_id}"
+                    )
+                self.doctor_booking[booking.doctor_id] = booking.booking_id
+            booking.search_started_s = now_s
+            booking.offers_made = 0
+        for booking in list(self.bookings.values()):
+            if booking.status is S.OFFERED and not self.open_offers(booking.booking_id):
+                self._move(
+                    booking, S.SEARCHING, Actor.SYSTEM, "", "engine restarted: offers made afresh"
+                )
+        self._tick(Tick())
+        events, self._events = self._events, []
+        return events
+
     # -- queries ----------------------------------------------------------------------------
 
     def booking(self, booking_id: str) -> Booking:

@@ -1,0 +1,47 @@
+"""The dispatch engine's write path: the core's decisions, stored before anyone is told."""
+
+from __future__ import annotations
+
+from dispatch_core import CandidateSource, DispatchCore, DispatchPolicy
+from dispatch_core.messages import Command, Event
+from dispatch_core.ports import BookingStore
+
+
+class Engine:
+    """Runs commands through the pure core and saves every booking they touched.
+
+    `handle` returns only after the touched bookings are committed, so whatever the
+    caller acknowledges has reached storage; after a crash, `recover` rebuilds the core
+    from the open bookings and carries on.
+    """
+
+    def __init__(self, core: DispatchCore, store: BookingStore) -> None:
+        self.core = core
+        self.store = store
+
+    @classmethod
+    async def recover(
+        cls,
+        candidates: CandidateSource,
+        store: BookingStore,
+        now_s: float,
+        policy: DispatchPolicy | None = None,
+    ) -> tuple[Engine, list[Event]]:
+        engine = cls(DispatchCore(candidates, policy), store)
+        events = engine.core.restore(await store.open_bookings(), now_s)
+        await engine._save(events)
+        return engine, events
+
+    async def handle(self, command: Command, now_s: float) -> list[Event]:
+        events = self.core.handle(command, now_s)
+        await self._save(events)
+        return events
+
+    async def _save(self, events: list[Event]) -> None:
+        touched = dict.fromkeys(
+            booking_id for e in events if (booking_id := getattr(e, "booking_id", None)) is not None
+        )
+        for booking_id in touched:
+            booking = self.core.bookings.get(booking_id)
+            if booking is not None:
+                await self.store.save(booking)
