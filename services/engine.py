@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+
 from dispatch_core import CandidateSource, DispatchCore, DispatchPolicy
 from dispatch_core.messages import Command, Event
 from dispatch_core.ports import BookingStore
+from matching import BatchUpdateResult, DoctorRegistry
+from storage.locations import LocationFix
 
 
 class Engine:
@@ -45,3 +51,22 @@ class Engine:
             booking = self.core.bookings.get(booking_id)
             if booking is not None:
                 await self.store.save(booking)
+
+
+def positions_into_registry(
+    registry: DoctorRegistry, fixes: Sequence[LocationFix], now_s: float
+) -> BatchUpdateResult:
+    """Put stored last-known positions back into the registry after a restart.
+
+    Only doctors the registry knows (their profiles are loaded first) are placed; fixes
+    older than the staleness limit still go in, and simply count as stale.
+    """
+    known = [f for f in fixes if f.doctor_id in registry]
+    return registry.update_positions(
+        [f.doctor_id for f in known],
+        np.array([f.lat for f in known]),
+        np.array([f.lon for f in known]),
+        np.array([f.accuracy_m for f in known]),
+        np.array([f.recorded_s for f in known]),
+        now_s,
+    )

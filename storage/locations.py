@@ -16,7 +16,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 import asyncpg
@@ -47,7 +47,61 @@ class LocationFix:
 
 
 class LocationWriter(Protocol):
-    async def write(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
+    async def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Append rows (HISTORY_COLUMNS order) to the location history."""
+        ...
+
+    async def write_latest(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Record each row's doctor's last known position (one row per doctor)."""
+        ...
+
+
+_UPSERT_LAST_KNOWN = """
+INSERT INTO geo.locations (doctor_id, recorded_at, location, accuracy_m)
+SELECT d, t, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, a
+FROM unnest($1::text[], $2::timestamptz[], $3::float8[], $4::float8[], $5::float4[]) AS u(d, t, lat, lon, a)
+ON CONFLICT (doctor_id) DO UPDATE
+SET recorded_at = EXCLUDED.recorded_at, location = EXCLUDED.location, accuracy_m = EXCLUDED.accuracy_m
+WHERE geo.locations.recorded_at < EXCLUDED.recorded_at
+"""
+
+
+async def last_known_positions(
+    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
+) -> list[LocationFix]:
+    """Every doctor's last stored fix (for rebuilding the registry after a restart)."""
+    rows = await conn.fetch(
+        "SELECT doctor_id, ST_Y(location::geometry) AS lat, ST_X(location::geometry) AS lon,"
+        " accuracy_m, extract(epoch FROM recorded_at)::float8 AS t FROM geo.locations ORDER BY doctor_id"
+    )
+    return [
+        LocationFix(r["doctor_id"], r["lat"], r["lon"], float(r["accuracy_m"]), r["t"])
+        for r in rows
+    ]
+
+
+async def maintain_partitions(
+    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
+    today: date,
+    *,
+    days_ahead: int = 3,
+    retention_days: int = 30,
+) -> tuple[int, int]:
+    """Create tomorrow's partitions ahead and drop those past the retention: (made, dropped).
+
+    Run it daily (the engine's housekeeping); a missed run only lands rows in the
+    default partition, never loses them.
+    """
+    if days_ahead < 1 or retention_days < 1:
+        raise ValueError("days_ahead and retention_days must be at least 1")
+    made = await conn.fetchval(
+        "SELECT geo.ensure_location_partitions($1::date, $2)", today, days_ahead + 1
+    )
+    dropped = await conn.fetchval(
+        "SELECT geo.drop_location_partitions_before($1::date)",
+        today - timedelta(days=retention_days),
+    )
+    return int(made), int(dropped)
 
 
 class PostgisLocationWriter:
@@ -68,6 +122,19 @@ class PostgisLocationWriter:
         async with self._pool.acquire() as conn:
             await conn.copy_records_to_table(
                 "location_history", schema_name="geo", columns=HISTORY_COLUMNS, records=rows
+            )
+
+    async def write_latest(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Each doctor's newest fix into geo.locations, unless a newer one is there."""
+        newest = sorted(rows, key=lambda r: r[0])  # one lock order for concurrent writers
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                _UPSERT_LAST_KNOWN,
+                [r[0] for r in newest],
+                [r[1] for r in newest],
+                [r[2] for r in newest],
+                [r[3] for r in newest],
+                [r[4] for r in newest],
             )
 
 
@@ -95,6 +162,8 @@ class LocationIngest:
         self.retry_backoff_s = retry_backoff_s
         self.parallel_writes = max(1, parallel_writes)  # the pool needs as many connections
         self._buffer: deque[tuple[Any, ...]] = deque()
+        # Each doctor's newest buffered fix: written once per flush, not once per row.
+        self._latest: dict[str, tuple[Any, ...]] = {}
         self._wake = asyncio.Event()
         self.written = 0
         self.dropped = 0
@@ -113,7 +182,11 @@ class LocationIngest:
             if len(self._buffer) >= self.max_buffered:
                 dropped += 1
                 continue
-            self._buffer.append(fix.row())
+            row = fix.row()
+            self._buffer.append(row)
+            seen = self._latest.get(fix.doctor_id)
+            if seen is None or row[1] > seen[1]:
+                self._latest[fix.doctor_id] = row
             taken += 1
         if dropped:
             self.dropped += dropped
@@ -165,6 +238,16 @@ class LocationIngest:
                     error,
                 )
                 raise error
+        if self._latest:
+            latest, self._latest = self._latest, {}
+            try:
+                await self.writer.write_latest(list(latest.values()))
+            except BaseException:
+                for doctor, row in latest.items():  # keep them for the next flush
+                    seen = self._latest.get(doctor)
+                    if seen is None or row[1] > seen[1]:
+                        self._latest[doctor] = row
+                raise
         return total
 
     async def run(self) -> None:

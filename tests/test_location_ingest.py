@@ -54,11 +54,17 @@ class FlakyWriter:
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
         self.batches: list[int] = []
+        self.latest: dict[str, tuple[Any, ...]] = {}
 
     async def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
         if self.fail:
             raise OSError("connection refused")
         self.batches.append(len(rows))
+
+    async def write_latest(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        if self.fail:
+            raise OSError("connection refused")
+        self.latest = {r[0]: r for r in rows}
 
 
 async def test_flushes_by_size_without_waiting_for_the_timer() -> None:
@@ -75,6 +81,7 @@ async def test_flushes_by_size_without_waiting_for_the_timer() -> None:
     await task
     assert ingest.written == 250  # the rest on the way out
     assert max(writer.batches) <= 100
+    assert writer.latest["doc-1"][1].timestamp() == T0 + 249  # one last-known row, the newest
 
 
 async def test_flushes_by_time() -> None:
@@ -147,3 +154,59 @@ async def test_a_doctors_track_is_ordered_and_simplified(postgis_url: str) -> No
     assert track.points[-1] == pytest.approx((55.75 + 599e-4, 37.62))
     assert len(track.simplified) == 2  # a straight line needs its two ends
     assert track.simplified[-1] == pytest.approx(track.points[-1], abs=1e-6)
+
+
+async def test_last_known_positions_and_restoring_the_registry(postgis_url: str) -> None:
+    from datetime import date
+
+    from matching import DoctorProfile, DoctorRegistry, DoctorStatus
+    from routing.geo import LocalProjection
+    from services.engine import positions_into_registry
+    from storage.locations import last_known_positions, maintain_partitions
+
+    await migrate(postgis_url)
+    writer = await PostgisLocationWriter.connect(postgis_url, min_size=1, max_size=2)
+    try:
+        ingest = LocationIngest(writer, flush_rows=100, parallel_writes=2)
+        newer = [
+            LocationFix("doc-1", 55.76, 37.63, 4.0, T0 + 100),
+            LocationFix("doc-2", 55.70, 37.50, 9.0, T0 + 50),
+        ]
+        older = fixes(250, doctor="doc-1")  # T0 .. T0 + 249, written after the newer fix
+        ingest.submit(newer)
+        await ingest.flush()
+        ingest.submit(older)
+        await ingest.flush()
+        async with writer._pool.acquire() as conn:
+            last = await last_known_positions(conn)
+            made, dropped = await maintain_partitions(
+                conn, date(2027, 1, 15), days_ahead=2, retention_days=1
+            )
+            again = await maintain_partitions(
+                conn, date(2027, 1, 15), days_ahead=2, retention_days=1
+            )
+            # the rows that had landed in the default partition moved into their day's
+            in_default = await conn.fetchval("SELECT count(*) FROM geo.location_history_default")
+            in_day = await conn.fetchval("SELECT count(*) FROM geo.location_history_20270115")
+            with pytest.raises(ValueError, match="at least 1"):
+                await maintain_partitions(conn, date(2027, 1, 15), days_ahead=0)
+    finally:
+        await writer.close()
+    by_doctor = {f.doctor_id: f for f in last}
+    # doc-1's newest is the fix at T0 + 249 from the later batch, not the one at T0 + 100
+    assert by_doctor["doc-1"].recorded_s == T0 + 249
+    assert (
+        by_doctor["doc-2"].lat,
+        by_doctor["doc-2"].lon,
+        by_doctor["doc-2"].accuracy_m,
+    ) == pytest.approx((55.70, 37.50, 9.0))
+    assert (made, dropped, again) == (3, 0, (0, 0))
+    assert (in_default, in_day) == (0, 252)
+
+    registry = DoctorRegistry(LocalProjection(55.75, 37.62))
+    registry.upsert_doctor(DoctorProfile("doc-1"), DoctorStatus.AVAILABLE)
+    result = positions_into_registry(registry, last, T0 + 300)
+    assert result.accepted == 1  # doc-2 has no profile loaded: not placed
+    position = registry.position("doc-1")
+    assert position is not None
+    assert position[3] == T0 + 249

@@ -154,6 +154,8 @@ CREATE INDEX location_history_time_brin ON geo.location_history USING brin (reco
 CREATE TABLE geo.location_history_default PARTITION OF geo.location_history DEFAULT;
 
 -- Daily partitions from `first_day` for `days` days; returns how many it created.
+-- Rows that already landed in the default partition for such a day are moved into it
+-- (a partition cannot be created over rows the default holds).
 CREATE FUNCTION geo.ensure_location_partitions(first_day date, days integer) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -166,7 +168,17 @@ BEGIN
         name := 'location_history_' || to_char(d, 'YYYYMMDD');
         IF to_regclass('geo.' || name) IS NULL THEN
             EXECUTE format(
-                'CREATE TABLE geo.%I PARTITION OF geo.location_history FOR VALUES FROM (%L) TO (%L)',
+                'CREATE TABLE geo.%I (LIKE geo.location_history INCLUDING DEFAULTS'
+                ' INCLUDING CONSTRAINTS INCLUDING GENERATED)', name);
+            EXECUTE format(
+                'WITH moved AS (DELETE FROM geo.location_history_default'
+                ' WHERE recorded_at >= %L AND recorded_at < %L'
+                ' RETURNING doctor_id, recorded_at, latitude, longitude, accuracy_m, booking_id)'
+                ' INSERT INTO geo.%I (doctor_id, recorded_at, latitude, longitude, accuracy_m, booking_id)'
+                ' SELECT * FROM moved',
+                d::timestamptz, (d + 1)::timestamptz, name);
+            EXECUTE format(
+                'ALTER TABLE geo.location_history ATTACH PARTITION geo.%I FOR VALUES FROM (%L) TO (%L)',
                 name, d::timestamptz, (d + 1)::timestamptz);
             made := made + 1;
         END IF;

@@ -1,0 +1,140 @@
+"""The PostGIS tables as SQLAlchemy/geoalchemy2 models, for Python code that wants them.
+
+The migrations (storage/migrations) are the source of truth; tests/test_storage_schema.py
+checks that every table and column here exists in a migrated database with this type.
+"""
+
+from __future__ import annotations
+
+from geoalchemy2 import Geography
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    Numeric,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("email", Text, nullable=False, unique=True),
+    Column("phone", Text, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("first_name", Text, nullable=False),
+    Column("last_name", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("is_active", Boolean, nullable=False),
+    Column("is_verified", Boolean, nullable=False),
+    Column("specialization", Text),
+    Column("license_number", Text),
+    Column("experience_years", Integer),
+    Column("clinic_name", Text),
+    Column("clinic_address", Text),
+    Column("clinic_license", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    schema="auth",
+)
+
+bookings = Table(
+    "bookings",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("patient_id", Text, nullable=False),
+    Column("doctor_id", Text),
+    Column("clinic_id", Text),
+    Column("call_type", Text, nullable=False),
+    Column("symptoms", Text, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("latitude", Float, nullable=False),
+    Column("longitude", Float, nullable=False),
+    Column("location", Geography("POINT", srid=4326)),  # generated from latitude, longitude
+    Column("status", Text, nullable=False),
+    Column("priority", Text, nullable=False),
+    Column("is_emergency", Boolean, nullable=False),
+    Column("emergency_type", Text),
+    Column("scheduled_time", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("assigned_at", DateTime(timezone=True)),
+    Column("started_at", DateTime(timezone=True)),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("cancelled_at", DateTime(timezone=True)),
+    Column("notes", Text, nullable=False),
+    Column("estimated_duration_s", Float),
+    Column("actual_duration_s", Float),
+    Column("estimated_price", Numeric(12, 2)),
+    Column("final_price", Numeric(12, 2)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    schema="booking",
+)
+
+booking_status_updates = Table(
+    "booking_status_updates",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("booking_id", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("old_status", Text),
+    Column("new_status", Text, nullable=False),
+    Column("updated_by", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("doctor_id", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    schema="booking",
+)
+
+booking_messages = Table(
+    "booking_messages",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("booking_id", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("sender_id", Text, nullable=False),
+    Column("sender_role", Text, nullable=False),
+    Column("message_type", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    schema="booking",
+)
+
+locations = Table(
+    "locations",
+    metadata,
+    Column("doctor_id", Text, primary_key=True),
+    Column("location", Geography("POINT", srid=4326), nullable=False),
+    Column("accuracy_m", Float, nullable=False),
+    Column("h3_cell", BigInteger),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    schema="geo",
+)
+
+doctor_availability = Table(
+    "doctor_availability",
+    metadata,
+    Column("doctor_id", Text, primary_key=True),
+    Column("status", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    schema="geo",
+)
+
+location_history = Table(
+    "location_history",
+    metadata,
+    Column("doctor_id", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("latitude", Float, nullable=False),
+    Column("longitude", Float, nullable=False),
+    Column("location", Geography("POINT", srid=4326)),  # generated from latitude, longitude
+    Column("accuracy_m", Float, nullable=False),
+    Column("booking_id", Text),
+    schema="geo",
+)

@@ -1,0 +1,56 @@
+"""The geoalchemy2 models agree with the migrated PostGIS database."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from storage.schema import metadata
+from tests.conftest import migrate
+
+# information_schema.data_type (udt_name for user types) for each SQLAlchemy type name
+SQL_TYPE = {
+    "TEXT": "text",
+    "BOOLEAN": "boolean",
+    "INTEGER": "integer",
+    "BIGINT": "bigint",
+    "FLOAT": "double precision",
+    "NUMERIC(12, 2)": "numeric",
+    "DATETIME": "timestamp with time zone",  # DateTime(timezone=True)
+    "geography(POINT,4326)": "geography",
+}
+REAL_OK = {("geo", "locations", "accuracy_m"), ("geo", "location_history", "accuracy_m")}
+
+
+async def test_models_match_the_migrated_tables(postgis_url: str) -> None:
+    await migrate(postgis_url)
+    conn = await asyncpg.connect(postgis_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT table_schema, table_name, column_name, data_type, udt_name, is_nullable"
+            " FROM information_schema.columns WHERE table_schema IN ('auth', 'booking', 'geo')"
+        )
+    finally:
+        await conn.close()
+    db = {(r["table_schema"], r["table_name"], r["column_name"]): r for r in rows}
+    modelled = set()
+    for table in metadata.sorted_tables:
+        for column in table.columns:
+            key = (table.schema, table.name, column.name)
+            modelled.add(key)
+            assert key in db, f"{key} is modelled but not in the database"
+            row = db[key]
+            kind = row["udt_name"] if row["data_type"] == "USER-DEFINED" else row["data_type"]
+            want = SQL_TYPE[str(column.type)]
+            if want.startswith("timestamp"):
+                assert getattr(column.type, "timezone", False), f"{key} must be timezone-aware"
+            if key in REAL_OK:
+                assert kind in ("real", want), key
+            else:
+                assert kind == want, (key, kind, want)
+            if not column.nullable:
+                assert row["is_nullable"] == "NO", key
+    tables = {(s, t) for s, t, _ in db}
+    missing = {k for k in db if (k[0], k[1]) in tables} - modelled
+    # every column of every modelled table is modelled (partitions aside)
+    modelled_tables = {(t.schema, t.name) for t in metadata.sorted_tables}
+    assert {k for k in missing if (k[0], k[1]) in modelled_tables} == set()
