@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -10,7 +12,11 @@ from dispatch_core import CandidateSource, DispatchCore, DispatchPolicy
 from dispatch_core.messages import Command, Event
 from dispatch_core.ports import BookingStore
 from matching import BatchUpdateResult, DoctorRegistry
-from storage.locations import LocationFix
+from services.database import require_current_schema
+from storage.locations import LocationFix, PostgisLocationWriter
+from storage.postgis import PostgisBookingStore
+from storage.sqlite import SqliteBookingStore
+from storage.sqlite_locations import SqliteLocationStore
 
 
 class Engine:
@@ -70,3 +76,26 @@ def positions_into_registry(
         np.array([f.recorded_s for f in known]),
         now_s,
     )
+
+
+@dataclass
+class Stores:
+    bookings: BookingStore
+    locations: PostgisLocationWriter | SqliteLocationStore
+
+    async def close(self) -> None:
+        await self.bookings.close()
+        await self.locations.close()
+
+
+async def open_stores(database_url: str | None, sqlite_path: Path) -> Stores:
+    """The engine's storage: PostGIS when a URL is given (refused if its schema is behind,
+    with the command to run), else the embedded SQLite file, created on first use."""
+    if database_url:
+        await require_current_schema(database_url)
+        return Stores(
+            await PostgisBookingStore.connect(database_url),
+            await PostgisLocationWriter.connect(database_url, min_size=1, max_size=4),
+        )
+    sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    return Stores(SqliteBookingStore(sqlite_path), SqliteLocationStore(sqlite_path))

@@ -124,6 +124,16 @@ class PostgisLocationWriter:
                 "location_history", schema_name="geo", columns=HISTORY_COLUMNS, records=rows
             )
 
+    async def last_known(self) -> list[LocationFix]:
+        async with self._pool.acquire() as conn:
+            return await last_known_positions(conn)
+
+    async def track(
+        self, doctor_id: str, from_s: float, to_s: float, tolerance_m: float = 10.0
+    ) -> Track:
+        async with self._pool.acquire() as conn:
+            return await doctor_track(conn, doctor_id, from_s, to_s, tolerance_m)
+
     async def write_latest(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Each doctor's newest fix into geo.locations, unless a newer one is there."""
         newest = sorted(rows, key=lambda r: r[0])  # one lock order for concurrent writers
@@ -291,13 +301,20 @@ async def doctor_track(
     tolerance_m: float = 10.0,
 ) -> Track:
     """The doctor's ordered fixes in [from_s, to_s) and the line simplified to tolerance_m."""
-    from shapely.geometry import LineString
-
     rows = await conn.fetch(
         _TRACK, doctor_id, datetime.fromtimestamp(from_s, UTC), datetime.fromtimestamp(to_s, UTC)
     )
     times = [float(r["t"]) for r in rows]
     points = [(float(r["latitude"]), float(r["longitude"])) for r in rows]
+    return simplified_track(times, points, tolerance_m)
+
+
+def simplified_track(
+    times: list[float], points: list[tuple[float, float]], tolerance_m: float
+) -> Track:
+    """A Track whose line keeps the shape within tolerance_m (Douglas-Peucker, via shapely)."""
+    from shapely.geometry import LineString
+
     if len(points) < 3:
         return Track(times, points, list(points))
     lat0 = points[0][0]

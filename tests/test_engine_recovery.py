@@ -128,3 +128,28 @@ async def test_postgis_engine_survives_a_kill() -> None:
             await check_restart(store, acknowledged)
         finally:
             await store.close()
+
+
+async def test_the_engine_refuses_a_database_that_is_behind(
+    postgis_url: str, tmp_path: Path
+) -> None:
+    from services.database import DatabaseBehindError
+    from services.engine import open_stores
+
+    with pytest.raises(DatabaseBehindError, match="tot db upgrade"):
+        await open_stores(postgis_url, tmp_path / "unused.sqlite3")
+    await migrate(postgis_url)
+    stores = await open_stores(postgis_url, tmp_path / "unused.sqlite3")
+    try:
+        assert isinstance(stores.bookings, PostgisBookingStore)
+        assert await stores.bookings.open_bookings() == []
+    finally:
+        await stores.close()
+    assert not (tmp_path / "unused.sqlite3").exists()
+    embedded = await open_stores(None, tmp_path / "data" / "tot.sqlite3")
+    try:
+        assert isinstance(embedded.bookings, SqliteBookingStore)
+        assert await embedded.locations.last_known() == []
+    finally:
+        await embedded.close()
+    assert (tmp_path / "data" / "tot.sqlite3").exists()
