@@ -56,14 +56,26 @@ class LocationWriter(Protocol):
         ...
 
 
+H3_RESOLUTION = 8  # as the matcher's registry: cells of about 0.7 km²
+
 _UPSERT_LAST_KNOWN = """
-INSERT INTO geo.locations (doctor_id, recorded_at, location, accuracy_m)
-SELECT d, t, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, a
-FROM unnest($1::text[], $2::timestamptz[], $3::float8[], $4::float8[], $5::float4[]) AS u(d, t, lat, lon, a)
+INSERT INTO geo.locations (doctor_id, recorded_at, location, accuracy_m, h3_cell)
+SELECT d, t, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, a, c
+FROM unnest($1::text[], $2::timestamptz[], $3::float8[], $4::float8[], $5::float4[], $6::int8[])
+    AS u(d, t, lat, lon, a, c)
 ON CONFLICT (doctor_id) DO UPDATE
-SET recorded_at = EXCLUDED.recorded_at, location = EXCLUDED.location, accuracy_m = EXCLUDED.accuracy_m
+SET recorded_at = EXCLUDED.recorded_at, location = EXCLUDED.location,
+    accuracy_m = EXCLUDED.accuracy_m, h3_cell = EXCLUDED.h3_cell
 WHERE geo.locations.recorded_at < EXCLUDED.recorded_at
 """
+
+
+def h3_cell(lat: float, lon: float) -> int:
+    """The H3 cell (as a signed 64-bit int, PostgreSQL's bigint) holding the point."""
+    import h3.api.basic_int as h3
+
+    cell = int(h3.latlng_to_cell(lat, lon, H3_RESOLUTION))
+    return cell - (1 << 64) if cell >= 1 << 63 else cell
 
 
 async def last_known_positions(
@@ -145,6 +157,7 @@ class PostgisLocationWriter:
                 [r[2] for r in newest],
                 [r[3] for r in newest],
                 [r[4] for r in newest],
+                [h3_cell(r[2], r[3]) for r in newest],
             )
 
 

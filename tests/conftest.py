@@ -22,6 +22,18 @@ TEST_DATABASE_URL = os.environ.get(
 TEST_REDIS_URL = os.environ.get("TOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _free_garbage_on_the_main_thread() -> Iterator[None]:
+    """Collect each module's garbage here, on the main thread.
+
+    routingkit-cch's query objects must be freed on the thread that made them; a Router
+    caught in a reference cycle (a kept traceback, say) would otherwise be freed by
+    whichever thread next runs the cyclic GC, such as a storage worker thread.
+    """
+    yield
+    gc.collect()
+
+
 @pytest.fixture(scope="session")
 def bundled_osm() -> Path:
     assert BUNDLED_OSM_PATH.is_file(), "the bundled extract data/osm/helsinki.osm.pbf is missing"

@@ -162,7 +162,7 @@ async def test_last_known_positions_and_restoring_the_registry(postgis_url: str)
     from matching import DoctorProfile, DoctorRegistry, DoctorStatus
     from routing.geo import LocalProjection
     from services.engine import positions_into_registry
-    from storage.locations import last_known_positions, maintain_partitions
+    from storage.locations import h3_cell, last_known_positions, maintain_partitions
 
     await migrate(postgis_url)
     writer = await PostgisLocationWriter.connect(postgis_url, min_size=1, max_size=2)
@@ -185,6 +185,10 @@ async def test_last_known_positions_and_restoring_the_registry(postgis_url: str)
             again = await maintain_partitions(
                 conn, date(2027, 1, 15), days_ahead=2, retention_days=1
             )
+            cells = {
+                r["doctor_id"]: r["h3_cell"]
+                for r in await conn.fetch("SELECT doctor_id, h3_cell FROM geo.locations")
+            }
             # the rows that had landed in the default partition moved into their day's
             in_default = await conn.fetchval("SELECT count(*) FROM geo.location_history_default")
             in_day = await conn.fetchval("SELECT count(*) FROM geo.location_history_20270115")
@@ -201,6 +205,10 @@ async def test_last_known_positions_and_restoring_the_registry(postgis_url: str)
         by_doctor["doc-2"].accuracy_m,
     ) == pytest.approx((55.70, 37.50, 9.0))
     assert (made, dropped, again) == (3, 0, (0, 0))
+    assert cells == {
+        "doc-1": h3_cell(by_doctor["doc-1"].lat, by_doctor["doc-1"].lon),
+        "doc-2": h3_cell(55.70, 37.50),
+    }
     assert (in_default, in_day) == (0, 252)
 
     registry = DoctorRegistry(LocalProjection(55.75, 37.62))
