@@ -281,10 +281,12 @@ class LocationIngest:
             self._wake.clear()
             try:
                 await self.flush()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except Exception:  # the flusher must outlive any failure; flush() logged it
                 await asyncio.sleep(self.retry_backoff_s)
-        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        try:
             await self.flush()
+        except Exception:
+            log.error("location ingest stopped with %d fixes unwritten", len(self._buffer))
 
     def stop(self) -> None:
         self._stopping = True

@@ -218,3 +218,17 @@ async def test_last_known_positions_and_restoring_the_registry(postgis_url: str)
     position = registry.position("doc-1")
     assert position is not None
     assert position[3] == T0 + 249
+
+
+async def test_stopping_while_the_database_is_away_says_what_was_not_written(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    writer = FlakyWriter(fail=True)
+    ingest = LocationIngest(writer, flush_rows=10, flush_interval_s=0.05, retry_backoff_s=0.01)
+    task = asyncio.create_task(ingest.run())
+    ingest.submit(fixes(25))
+    await asyncio.sleep(0.1)
+    ingest.stop()
+    await asyncio.wait_for(task, 5)  # it stops, it does not hang or raise
+    assert ingest.written == 0
+    assert "25 fixes unwritten" in caplog.text
