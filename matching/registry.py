@@ -360,6 +360,8 @@ class DoctorRegistry:
         return pos
 
     def _apply(self, slot: int, lat: float, lon: float, accuracy_m: float, fix_s: float) -> None:
+        # The scalar twin of _apply_many: one fix through numpy's vector path costs
+        # several times more, and single fixes are the gateway's common case.
         proj = self.projection
         self._lat[slot] = lat
         self._lon[slot] = lon
