@@ -44,9 +44,15 @@ ensure_venv() {
   fi
   log "installing the project into $VENV"
   [ -x "$VENV/bin/python" ] || "$PYTHON_BIN" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-  "$VENV/bin/python" -m pip install -q -c "$PROJECT_ROOT/requirements.lock" -e "$PROJECT_ROOT$extras" \
-    2>&1 | grep -vE "^WARNING: Location|BuildBackendWarning|^\s*$" >&2 || true
+  local pip_log="$VENV/pip-install.log"
+  # Quiet unless it fails: then the whole log is shown.
+  if ! { "$VENV/bin/python" -m pip install -q --upgrade pip &&
+         "$VENV/bin/python" -m pip install -q -c "$PROJECT_ROOT/requirements.lock" -e "$PROJECT_ROOT$extras"; } \
+       >"$pip_log" 2>&1; then
+    cat "$pip_log" >&2
+    log "installing the project failed (log above, also in $pip_log)"
+    return 1
+  fi
   "$VENV/bin/python" -c "import routing, routingkit_cch, osmium" # fail loudly if the install did not work
   echo "$want" >"$stamp"
 }
