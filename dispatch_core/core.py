@@ -112,7 +112,8 @@ class RejectedError(Exception):
     """Raised inside a handler to refuse a command (handlers validate before changing)."""
 
 
-# Text limits, in characters; text with NUL (which no database stores) is refused.
+# Text limits, in characters; text with NUL or a lone surrogate (which no database
+# stores, and a JSON "\ud800" escape can produce) is refused.
 TEXT_LIMITS = {
     "id": 128, "call_type": 64, "address": 500, "symptoms": 4_000, "notes": 4_000,
     "reason": 1_000, "message": 4_000,
@@ -120,7 +121,7 @@ TEXT_LIMITS = {
 
 
 def _text(value: str, field: str, *, required: bool = False) -> str:
-    """The text, stripped; RejectedError when it is too long, holds NUL, or is missing."""
+    """The text, stripped; RejectedError when too long, not storable, or missing."""
     if not isinstance(value, str):
         raise RejectedError(f"{field} must be text")
     text = value.strip()
@@ -128,6 +129,11 @@ def _text(value: str, field: str, *, required: bool = False) -> str:
         raise RejectedError(f"{field} is required")
     if "\x00" in text:
         raise RejectedError(f"{field} contains a NUL character")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RejectedError(f"{field} is not valid Unicode text (lone surrogate)") from None
     limit = TEXT_LIMITS["id" if field.endswith("id") else field]
     if len(text) > limit:
         raise RejectedError(f"{field} is limited to {limit} characters")
