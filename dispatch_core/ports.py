@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from dispatch_core.model import Booking
+from dispatch_core.model import Booking, BookingStatus
 
 
 class DoctorAlreadyBusyError(Exception):
@@ -29,3 +29,23 @@ class BookingStore(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class BookingListing(Protocol):
+    """Bookings for people's lists (the API), newest first, paginated by a cursor."""
+
+    async def list_bookings(
+        self,
+        *,
+        patient_id: str | None = None,
+        doctor_id: str | None = None,
+        clinic_id: str | None = None,
+        statuses: frozenset[BookingStatus] | None = None,
+        before: tuple[float, str] | None = None,
+        limit: int = 50,
+    ) -> list[Booking]:
+        """Bookings matching every given filter, ordered by (created_s, booking_id)
+        descending; `before` is the (created_s, booking_id) of the last one of the
+        previous page (exclusive). History and messages are left empty: `load` one
+        booking for those."""
+        ...
