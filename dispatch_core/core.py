@@ -240,6 +240,17 @@ class DispatchCore:
             raise RejectedError(f"no booking {booking_id!r}")
         return booking
 
+    def forget(self, booking_id: str) -> bool:
+        """Drop a finished booking and its offers from memory (once it is stored), so a
+        long-running core holds only open work. Open bookings are kept: False."""
+        booking = self.bookings.get(booking_id)
+        if booking is None or not booking.terminal:
+            return False
+        del self.bookings[booking_id]
+        for offer_id in [o.offer_id for o in self.offers.values() if o.booking_id == booking_id]:
+            del self.offers[offer_id]
+        return True
+
     def open_offers(self, booking_id: str) -> list[Offer]:
         return [o for o in self.offers.values() if o.booking_id == booking_id and o.open]
 

@@ -157,6 +157,17 @@ class DispatchMachine(RuleBasedStateMachine):
     def come_back(self, doctor: str) -> None:
         self.d.do(MarkDoctorOnline(doctor))
 
+    @precondition(lambda self: bool(self.d.core.bookings))
+    @rule(data=st.data())
+    def forget(self, data: st.DataObject) -> None:
+        """The engine drops stored finished bookings; open ones must stay."""
+        booking = self.d.core.bookings[data.draw(st.sampled_from(self._bookings()))]
+        forgotten = self.d.core.forget(booking.booking_id)
+        assert forgotten == booking.terminal
+        assert (booking.booking_id in self.d.core.bookings) != forgotten
+        if forgotten:
+            assert all(o.booking_id != booking.booking_id for o in self.d.core.offers.values())
+
     # -- invariants, after every step -------------------------------------------------------
     @invariant()
     def core_invariants(self) -> None:
