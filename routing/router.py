@@ -84,6 +84,11 @@ class Router:
         self._query = rk.CCHQuery(self._metric)
         self._many_to_one = rk.CCHManyToOne(self._metric, [0])
 
+    @property
+    def projection(self) -> LocalProjection:
+        """The local plane the router measures in (centred on the graph)."""
+        return self._projection
+
     # -- snapping ---------------------------------------------------------------
 
     def snap(self, lat: float, lon: float) -> Snap:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,11 @@ from storage.postgis import PostgisBookingStore
 from storage.sqlite import SqliteBookingStore
 from storage.sqlite_locations import SqliteLocationStore
 
+log = logging.getLogger(__name__)
+
+
+EventListener = Callable[[list[Event]], None]
+
 
 class Engine:
     """Runs commands through the pure core and saves every booking they touched.
@@ -25,11 +32,21 @@ class Engine:
     `handle` returns only after the touched bookings are committed, so whatever the
     caller acknowledges has reached storage; after a crash, `recover` rebuilds the core
     from the open bookings and carries on.
+
+    Saves go through one writer task (group commit): commands are decided at once, in
+    order, and their bookings are written in that order, several per round when many
+    arrive together, so one slow disk write does not hold the decisions up and a
+    booking is never written by two tasks at once. Listeners hear the events after
+    they are stored; finished bookings leave memory once stored.
     """
 
     def __init__(self, core: DispatchCore, store: BookingStore) -> None:
         self.core = core
         self.store = store
+        self.listeners: list[EventListener] = []
+        self._queue: list[tuple[list[str], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._unsaved: dict[str, None] = {}  # failed last time: written again next round
 
     @classmethod
     async def recover(
@@ -47,16 +64,62 @@ class Engine:
     async def handle(self, command: Command, now_s: float) -> list[Event]:
         events = self.core.handle(command, now_s)
         await self._save(events)
+        for listener in self.listeners:
+            try:
+                listener(events)
+            except Exception:  # a listener's bug must not undo a stored decision
+                log.exception("event listener failed")
         return events
 
+    async def close(self) -> None:
+        """Wait for the writes in flight."""
+        if self._writer is not None:
+            await asyncio.shield(self._writer)
+
     async def _save(self, events: list[Event]) -> None:
-        touched = dict.fromkeys(
-            booking_id for e in events if (booking_id := getattr(e, "booking_id", None)) is not None
+        touched = list(
+            dict.fromkeys(
+                booking_id
+                for e in events
+                if (booking_id := getattr(e, "booking_id", None)) is not None
+            )
         )
-        for booking_id in touched:
-            booking = self.core.bookings.get(booking_id)
-            if booking is not None:
-                await self.store.save(booking)
+        if not touched:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((touched, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_rounds())
+        await done
+
+    async def _write_rounds(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            order = dict(self._unsaved)
+            for ids, _ in batch:
+                order.update(dict.fromkeys(ids))
+            self._unsaved = {}
+            failed: dict[str, BaseException] = {}
+            for booking_id in order:
+                booking = self.core.bookings.get(booking_id)
+                if booking is None:
+                    continue
+                try:
+                    await self.store.save(booking)
+                except Exception as exc:  # told to the callers of this booking below
+                    failed[booking_id] = exc
+                    self._unsaved[booking_id] = None
+                    continue
+                if booking.terminal:
+                    self.core.forget(booking_id)
+            for ids, done in batch:
+                if done.done():
+                    continue
+                error = next((failed[b] for b in ids if b in failed), None)
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
 
 
 def positions_into_registry(
