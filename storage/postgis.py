@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from dispatch_core.model import TERMINAL, Booking
+from dispatch_core.model import TERMINAL, Booking, BookingStatus
 from dispatch_core.ports import DoctorAlreadyBusyError
 from storage.booking_rows import (
     BOOKING_COLUMNS,
@@ -13,6 +13,7 @@ from storage.booking_rows import (
     booking_from,
     booking_row,
     message_rows,
+    to_time,
     update_rows,
 )
 
@@ -24,6 +25,7 @@ _UPSERT = (
     + ", updated_at = now()"
 )
 _FINAL = tuple(s.value for s in TERMINAL)
+_LIST = f"SELECT {', '.join(BOOKING_COLUMNS)} FROM booking.bookings"
 
 
 class PostgisBookingStore:
@@ -98,3 +100,49 @@ class PostgisBookingStore:
             if booking is not None:
                 out.append(booking)
         return out
+
+    async def list_bookings(
+        self,
+        *,
+        patient_id: str | None = None,
+        doctor_id: str | None = None,
+        clinic_id: str | None = None,
+        statuses: frozenset[BookingStatus] | None = None,
+        before: tuple[float, str] | None = None,
+        limit: int = 50,
+    ) -> list[Booking]:
+        """Newest first by (created_at, id), ids compared byte-wise (COLLATE "C", as
+        Python compares them, whatever the database's collation; migration 0002 has the
+        matching indexes)."""
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        if limit == 0 or (statuses is not None and not statuses):
+            return []
+        where: list[str] = []
+        args: list[object] = []
+
+        def arg(value: object) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        for column, value in (
+            ("patient_id", patient_id),
+            ("doctor_id", doctor_id),
+            ("clinic_id", clinic_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = {arg(value)}")
+        if statuses is not None:
+            where.append(f"status = ANY({arg(sorted(s.value for s in statuses))}::text[])")
+        if before is not None:
+            where.append(
+                f'(created_at, id COLLATE "C") < ({arg(to_time(before[0]))}, {arg(before[1])})'
+            )
+        sql = (
+            _LIST
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + f' ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT {arg(limit)}'
+        )
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(sql, *args)
+        return [booking_from(dict(r), [], []) for r in rows]

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from geoalchemy2 import Geography
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Boolean,
     Column,
     DateTime,
     Float,
+    ForeignKey,
     Integer,
     MetaData,
     Numeric,
     Table,
     Text,
 )
+from sqlalchemy.dialects.postgresql import BYTEA
 
 metadata = MetaData()
 
@@ -42,7 +45,70 @@ users = Table(
     Column("clinic_license", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # 0002
+    Column("blocked_reason", Text, nullable=False),
+    Column("clinic_id", Text),
+    Column("license_expires", DateTime(timezone=True)),
+    Column("languages", ARRAY(Text), nullable=False),
+    Column("treats_adults", Boolean, nullable=False),
+    Column("treats_children", Boolean, nullable=False),
+    Column("rating", Float),
     schema="auth",
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_id", Text, primary_key=True),
+    Column("family_id", Text, nullable=False),
+    Column("user_id", Text, ForeignKey("auth.users.id"), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    schema="auth",
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("request_sha256", Text, nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("body", BYTEA, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    schema="auth",
+)
+
+doctor_documents = Table(
+    "doctor_documents",
+    metadata,
+    Column("document_id", Text, primary_key=True),
+    Column("doctor_id", Text, ForeignKey("auth.users.id"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("number", Text, nullable=False),
+    Column("issued_by", Text, nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    Column("valid_until", DateTime(timezone=True)),
+    Column("sha256", Text, nullable=False),
+    schema="auth",
+)
+
+audit_records = Table(
+    "records",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor_id", Text, nullable=False),
+    Column("actor_role", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target_type", Text, nullable=False),
+    Column("target_id", Text, nullable=False),
+    Column("request_id", Text, nullable=False),
+    Column("ip", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    schema="audit",
 )
 
 bookings = Table(

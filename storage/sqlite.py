@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from dispatch_core.model import TERMINAL, Booking
+from dispatch_core.model import TERMINAL, Booking, BookingStatus
 from dispatch_core.ports import DoctorAlreadyBusyError
 from storage.booking_rows import (
     BOOKING_COLUMNS,
@@ -55,6 +55,10 @@ CREATE TABLE IF NOT EXISTS bookings (
 CREATE UNIQUE INDEX IF NOT EXISTS bookings_one_active_per_doctor ON bookings (doctor_id)
     WHERE status IN ('assigned', 'en_route', 'arrived', 'in_progress');
 CREATE INDEX IF NOT EXISTS bookings_patient ON bookings (patient_id, created_at);
+CREATE INDEX IF NOT EXISTS bookings_patient_created ON bookings (patient_id, created_at, id);
+CREATE INDEX IF NOT EXISTS bookings_doctor_created ON bookings (doctor_id, created_at, id);
+CREATE INDEX IF NOT EXISTS bookings_clinic_created ON bookings (clinic_id, created_at, id);
+CREATE INDEX IF NOT EXISTS bookings_created ON bookings (created_at, id);
 CREATE TABLE IF NOT EXISTS booking_status_updates (
     booking_id TEXT NOT NULL REFERENCES bookings (id),
     seq INTEGER NOT NULL,
@@ -89,6 +93,7 @@ _UPSERT = (
 _INSERT_UPDATE = f"INSERT INTO booking_status_updates ({', '.join(UPDATE_COLUMNS)}) VALUES ({', '.join('?' * len(UPDATE_COLUMNS))})"
 _INSERT_MESSAGE = f"INSERT INTO booking_messages ({', '.join(MESSAGE_COLUMNS)}) VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})"
 _FINAL = tuple(s.value for s in TERMINAL)
+_LIST = f"SELECT {', '.join(BOOKING_COLUMNS)} FROM bookings"
 
 
 class SqliteBookingStore:
@@ -178,6 +183,49 @@ class SqliteBookingStore:
             ).fetchall()
             found = [self._load_locked(r["id"]) for r in ids]
         return [b for b in found if b is not None]
+
+    async def list_bookings(
+        self,
+        *,
+        patient_id: str | None = None,
+        doctor_id: str | None = None,
+        clinic_id: str | None = None,
+        statuses: frozenset[BookingStatus] | None = None,
+        before: tuple[float, str] | None = None,
+        limit: int = 50,
+    ) -> list[Booking]:
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        if limit == 0 or (statuses is not None and not statuses):
+            return []
+        where: list[str] = []
+        args: list[object] = []
+        for column, value in (
+            ("patient_id", patient_id),
+            ("doctor_id", doctor_id),
+            ("clinic_id", clinic_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if statuses is not None:
+            where.append(f"status IN ({', '.join('?' * len(statuses))})")
+            args += sorted(s.value for s in statuses)
+        if before is not None:
+            where.append("(created_at, id) < (?, ?)")
+            args += [float(before[0]), before[1]]
+        sql = (
+            _LIST
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " ORDER BY created_at DESC, id DESC LIMIT ?"
+        )
+        args.append(limit)
+        return await asyncio.to_thread(self._list, sql, tuple(args))
+
+    def _list(self, sql: str, args: tuple[object, ...]) -> list[Booking]:
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        return [booking_from(_dict(r), [], []) for r in rows]
 
 
 def _dict(row: sqlite3.Row) -> dict[str, Any]:

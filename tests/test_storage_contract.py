@@ -185,9 +185,11 @@ async def test_status_history_is_append_only(store: BookingStore) -> None:
 
 
 @given(
-    text=st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), min_size=1, max_size=300).filter(
-        lambda t: t.strip()
-    )
+    text=st.text(
+        st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
+        min_size=1,
+        max_size=300,
+    ).filter(lambda t: t.strip())
 )
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

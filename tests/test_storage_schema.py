@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
+from sqlalchemy import ARRAY
 
 from storage.schema import metadata
 from tests.conftest import migrate
@@ -17,6 +18,8 @@ SQL_TYPE = {
     "NUMERIC(12, 2)": "numeric",
     "DATETIME": "timestamp with time zone",  # DateTime(timezone=True)
     "geography(POINT,4326)": "geography",
+    "ARRAY": "ARRAY",  # element type checked through udt_name
+    "BYTEA": "bytea",
 }
 REAL_OK = {("geo", "locations", "accuracy_m"), ("geo", "location_history", "accuracy_m")}
 
@@ -27,7 +30,7 @@ async def test_models_match_the_migrated_tables(postgis_url: str) -> None:
     try:
         rows = await conn.fetch(
             "SELECT table_schema, table_name, column_name, data_type, udt_name, is_nullable"
-            " FROM information_schema.columns WHERE table_schema IN ('auth', 'booking', 'geo')"
+            " FROM information_schema.columns WHERE table_schema IN ('auth', 'booking', 'geo', 'audit')"
         )
     finally:
         await conn.close()
@@ -43,6 +46,9 @@ async def test_models_match_the_migrated_tables(postgis_url: str) -> None:
             want = SQL_TYPE[str(column.type)]
             if want.startswith("timestamp"):
                 assert getattr(column.type, "timezone", False), f"{key} must be timezone-aware"
+            if isinstance(column.type, ARRAY):
+                item = str(column.type.item_type).lower()
+                assert row["udt_name"] == f"_{item}", (key, row["udt_name"])
             if key in REAL_OK:
                 assert kind in ("real", want), key
             else:
@@ -54,3 +60,30 @@ async def test_models_match_the_migrated_tables(postgis_url: str) -> None:
     # every column of every modelled table is modelled (partitions aside)
     modelled_tables = {(t.schema, t.name) for t in metadata.sorted_tables}
     assert {k for k in missing if (k[0], k[1]) in modelled_tables} == set()
+
+
+async def test_the_accounts_migration_goes_down_and_up_again(postgis_url: str) -> None:
+    import asyncio
+    import gc
+
+    from alembic import command
+
+    from services.database import alembic_config, current_revision, head_revision
+
+    await migrate(postgis_url)
+    gc.collect()  # see tests.conftest.migrate
+    await asyncio.to_thread(command.downgrade, alembic_config(postgis_url), "0001")
+    assert await current_revision(postgis_url) == "0001"
+    conn = await asyncpg.connect(postgis_url)
+    try:
+        left = await conn.fetchval(
+            "SELECT count(*) FROM information_schema.columns"
+            " WHERE table_schema = 'auth' AND table_name = 'users' AND column_name = 'languages'"
+        )
+        assert left == 0
+        assert await conn.fetchval("SELECT to_regclass('auth.refresh_tokens')") is None
+        assert await conn.fetchval("SELECT to_regnamespace('audit')") is None
+    finally:
+        await conn.close()
+    await migrate(postgis_url)
+    assert await current_revision(postgis_url) == head_revision() == "0002"

@@ -1,0 +1,243 @@
+"""Accounts as table rows and back: shared by the PostGIS and SQLite account stores.
+
+PostGIS rows carry times as datetimes (timestamptz, microseconds) and languages as a
+text[]; SQLite rows (`embedded=True`) carry epoch seconds as REAL and languages as a JSON
+array. Text holding NUL is refused here, for both stores alike (PostgreSQL cannot store
+it), so the two adapters accept exactly the same values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from accounts.model import AuditRecord, DoctorDocument, IdempotentResponse, RefreshToken, Role, User
+from storage.booking_rows import from_time, to_time
+
+
+class Row(Protocol):
+    """A result row by column name: asyncpg.Record, sqlite3.Row, a dict."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+USER_COLUMNS = (
+    "id", "email", "phone", "password_hash", "first_name", "last_name", "role", "is_active",
+    "blocked_reason", "is_verified", "clinic_id", "specialization", "license_number",
+    "license_expires", "experience_years", "languages", "treats_adults", "treats_children",
+    "rating", "created_at", "updated_at",
+)  # fmt: skip
+TOKEN_COLUMNS = (
+    "token_id",
+    "family_id",
+    "user_id",
+    "issued_at",
+    "expires_at",
+    "used_at",
+    "revoked_at",
+)
+RESPONSE_COLUMNS = ("user_id", "key", "request_sha256", "status_code", "body", "created_at")
+AUDIT_COLUMNS = (
+    "at",
+    "actor_id",
+    "actor_role",
+    "action",
+    "target_type",
+    "target_id",
+    "request_id",
+    "ip",
+    "detail",
+)
+DOCUMENT_COLUMNS = (
+    "document_id",
+    "doctor_id",
+    "kind",
+    "number",
+    "issued_by",
+    "uploaded_at",
+    "valid_until",
+    "sha256",
+)
+
+
+def _times(embedded: bool) -> Callable[[float | None], Any]:
+    return (lambda v: v) if embedded else to_time
+
+
+def _text(*values: str | None) -> None:
+    for v in values:
+        if v is not None and "\x00" in v:
+            raise ValueError("text must not contain NUL characters")
+
+
+def _epoch(value: Any) -> float:
+    out = from_time(value)
+    assert out is not None
+    return out
+
+
+def email_key(email: str) -> str:
+    """What e-mails are compared by (the services store them lower-cased already)."""
+    return email.lower()
+
+
+def user_row(u: User, *, embedded: bool = False) -> tuple[Any, ...]:
+    """Values in USER_COLUMNS order."""
+    _text(
+        u.user_id, u.email, u.phone, u.password_hash, u.first_name, u.last_name,
+        u.blocked_reason, u.clinic_id, u.specialization, u.license_number, *u.languages,
+    )  # fmt: skip
+    t = _times(embedded)
+    languages: Any = (
+        json.dumps(list(u.languages), ensure_ascii=False) if embedded else list(u.languages)
+    )
+    return (
+        u.user_id, u.email, u.phone, u.password_hash, u.first_name, u.last_name, Role(u.role).value,
+        u.is_active, u.blocked_reason, u.is_verified, u.clinic_id, u.specialization,
+        u.license_number, t(u.license_expires_s), u.experience_years, languages, u.treats_adults,
+        u.treats_children, u.rating, t(u.created_s), t(u.updated_s),
+    )  # fmt: skip
+
+
+def user_from(row: Row) -> User:
+    languages = row["languages"]
+    if isinstance(languages, str):
+        languages = json.loads(languages)
+    rating = row["rating"]
+    return User(
+        user_id=row["id"],
+        email=row["email"],
+        password_hash=row["password_hash"],
+        role=Role(row["role"]),
+        created_s=_epoch(row["created_at"]),
+        updated_s=_epoch(row["updated_at"]),
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        phone=row["phone"],
+        is_active=bool(row["is_active"]),
+        blocked_reason=row["blocked_reason"],
+        is_verified=bool(row["is_verified"]),
+        clinic_id=row["clinic_id"],
+        specialization=row["specialization"],
+        license_number=row["license_number"],
+        license_expires_s=from_time(row["license_expires"]),
+        experience_years=row["experience_years"],
+        languages=tuple(languages),
+        treats_adults=bool(row["treats_adults"]),
+        treats_children=bool(row["treats_children"]),
+        rating=None if rating is None else float(rating),
+    )
+
+
+def token_row(t: RefreshToken, *, embedded: bool = False) -> tuple[Any, ...]:
+    _text(t.token_id, t.family_id, t.user_id)
+    f = _times(embedded)
+    return (
+        t.token_id,
+        t.family_id,
+        t.user_id,
+        f(t.issued_s),
+        f(t.expires_s),
+        f(t.used_s),
+        f(t.revoked_s),
+    )
+
+
+def token_from(row: Row) -> RefreshToken:
+    return RefreshToken(
+        token_id=row["token_id"],
+        family_id=row["family_id"],
+        user_id=row["user_id"],
+        issued_s=_epoch(row["issued_at"]),
+        expires_s=_epoch(row["expires_at"]),
+        used_s=from_time(row["used_at"]),
+        revoked_s=from_time(row["revoked_at"]),
+    )
+
+
+def response_row(r: IdempotentResponse, *, embedded: bool = False) -> tuple[Any, ...]:
+    _text(r.user_id, r.key, r.request_sha256)
+    return (
+        r.user_id,
+        r.key,
+        r.request_sha256,
+        r.status_code,
+        bytes(r.body),
+        _times(embedded)(r.created_s),
+    )
+
+
+def response_from(row: Row) -> IdempotentResponse:
+    return IdempotentResponse(
+        user_id=row["user_id"],
+        key=row["key"],
+        request_sha256=row["request_sha256"],
+        status_code=int(row["status_code"]),
+        body=bytes(row["body"]),
+        created_s=_epoch(row["created_at"]),
+    )
+
+
+def audit_row(a: AuditRecord, *, embedded: bool = False) -> tuple[Any, ...]:
+    _text(
+        a.actor_id, a.actor_role, a.action, a.target_type, a.target_id, a.request_id, a.ip, a.detail
+    )
+    return (
+        _times(embedded)(a.at_s),
+        a.actor_id,
+        a.actor_role,
+        a.action,
+        a.target_type,
+        a.target_id,
+        a.request_id,
+        a.ip,
+        a.detail,
+    )
+
+
+def audit_from(row: Row) -> AuditRecord:
+    return AuditRecord(
+        at_s=_epoch(row["at"]),
+        actor_id=row["actor_id"],
+        actor_role=row["actor_role"],
+        action=row["action"],
+        target_type=row["target_type"],
+        target_id=row["target_id"],
+        request_id=row["request_id"],
+        ip=row["ip"],
+        detail=row["detail"],
+    )
+
+
+def document_row(d: DoctorDocument, *, embedded: bool = False) -> tuple[Any, ...]:
+    _text(d.document_id, d.doctor_id, d.kind, d.number, d.issued_by, d.sha256)
+    t = _times(embedded)
+    return (
+        d.document_id,
+        d.doctor_id,
+        d.kind,
+        d.number,
+        d.issued_by,
+        t(d.uploaded_s),
+        t(d.valid_until_s),
+        d.sha256,
+    )
+
+
+def document_from(row: Row) -> DoctorDocument:
+    return DoctorDocument(
+        document_id=row["document_id"],
+        doctor_id=row["doctor_id"],
+        kind=row["kind"],
+        number=row["number"],
+        issued_by=row["issued_by"],
+        uploaded_s=_epoch(row["uploaded_at"]),
+        valid_until_s=from_time(row["valid_until"]),
+        sha256=row["sha256"],
+    )
+
+
+def check_page(offset: int, limit: int) -> None:
+    if offset < 0 or limit < 0:
+        raise ValueError("offset and limit must not be negative")
