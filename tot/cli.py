@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import math
@@ -177,7 +178,28 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     path = Settings().sqlite_path
     path.parent.mkdir(parents=True, exist_ok=True)
     SqliteBookingStore(path)._close()  # creates or upgrades the embedded schema
+    from storage.sqlite_accounts import SqliteAccountStore
+
+    asyncio.run(SqliteAccountStore(path).close())
     print(f"embedded database {path} is up to date")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from tot.server import serve
+
+    # The server builds its settings from the environment: pass the flags through it.
+    if args.osm is not None:
+        os.environ["TOT_OSM_PATH"] = str(args.osm)
+    if args.cache_dir is not None:
+        os.environ["TOT_GRAPH_CACHE_DIR"] = str(args.cache_dir)
+    if args.host is not None:
+        os.environ["TOT_HOST"] = args.host
+    if args.port is not None:
+        os.environ["TOT_PORT"] = str(args.port)
+    serve(Settings())
     return 0
 
 
@@ -247,6 +269,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--database-url", help="postgresql://... (default: $DATABASE_URL)")
     up.set_defaults(func=cmd_db_upgrade)
+
+    srv = sub.add_parser(
+        "serve",
+        help="run the API server",
+        description=(
+            "Serve the HTTP API (uvicorn, uvloop) on the embedded store, or on PostGIS "
+            "and Redis when DATABASE_URL / REDIS_URL are set. Settings: see the README."
+        ),
+    )
+    srv.add_argument("--host", help="default: $TOT_HOST or 127.0.0.1")
+    srv.add_argument("--port", type=int, help="default: $TOT_PORT or 8000")
+    _add_osm_options(srv)
+    srv.set_defaults(func=cmd_serve)
     return parser
 
 

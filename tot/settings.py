@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, PositiveFloat
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -42,3 +43,48 @@ class Settings(BaseSettings):
     max_snap_distance_m: PositiveFloat = Field(
         default=1_000.0, description="points farther than this from any drivable road are refused"
     )
+    # -- the HTTP edge ----------------------------------------------------------------
+    env: Literal["development", "test", "production"] = Field(
+        default="development",
+        description="production refuses a default or short JWT secret",
+    )
+    jwt_secret: str = Field(
+        default="tot-development-secret-change-me-0123456789",
+        description="HMAC key for tokens; at least 32 bytes; must be set outside development",
+    )
+    access_token_ttl_s: PositiveInt = Field(default=900, le=900)
+    refresh_token_ttl_s: PositiveInt = Field(default=30 * 24 * 3600)
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias="REDIS_URL",
+        description="redis://... for rate limits and fan-out; unset: per-process",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="browser origins allowed to call the API (JSON list)"
+    )
+    login_rate_per_min: PositiveInt = Field(default=10, description="per account and per IP")
+    booking_rate_per_min: PositiveInt = Field(default=30, description="per account")
+    booking_rate_per_ip_per_min: PositiveInt = Field(default=120)
+    admin_email: str | None = Field(default=None, description="first admin, created at start-up")
+    admin_password: str | None = Field(default=None)
+    argon2_time_cost: PositiveInt = 3
+    argon2_memory_kib: PositiveInt = 65_536
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65_535)
+
+    @model_validator(mode="after")
+    def _secret_fits_the_environment(self) -> Settings:
+        from services.auth import DEVELOPMENT_SECRET, MIN_SECRET_BYTES
+
+        if self.env == "production" and (
+            self.jwt_secret == DEVELOPMENT_SECRET
+            or len(self.jwt_secret.encode()) < MIN_SECRET_BYTES
+        ):
+            raise ValueError(
+                f"TOT_JWT_SECRET must be set to a random secret of at least {MIN_SECRET_BYTES} "
+                "bytes in production (for example: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')"
+            )
+        if len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"TOT_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+        return self

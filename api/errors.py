@@ -1,0 +1,112 @@
+"""Every error as an RFC 9457 problem document (application/problem+json)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.auth import AuthError, ConflictError, ForbiddenError, NotFoundError
+from services.bookings import InvalidRequestError
+from services.doctors import FixRefusedError
+from services.idempotency import IdempotencyMismatchError
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
+    415: "Unsupported Media Type", 422: "Unprocessable Content", 429: "Too Many Requests",
+    500: "Internal Server Error", 503: "Service Unavailable",
+}  # fmt: skip
+
+
+class TooManyRequestsError(Exception):
+    def __init__(self, retry_after_s: float, detail: str) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+def problem(
+    request: Request,
+    status: int,
+    detail: str | None,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "request_id": request.scope.get("tot.request_id"),
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type="application/problem+json",
+        headers=headers,
+    )
+
+
+def _safe_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {
+            "loc": [str(p) for p in e.get("loc", ())],
+            "msg": str(e.get("msg", ""))[:300],
+            "type": str(e.get("type", "")),
+        }
+        for e in exc.errors()[:20]
+    ]
+
+
+def install(app: FastAPI) -> None:
+    simple: dict[type[Exception], int] = {
+        AuthError: 401,
+        ForbiddenError: 403,
+        NotFoundError: 404,
+        ConflictError: 409,
+        InvalidRequestError: 422,
+        FixRefusedError: 422,
+        IdempotencyMismatchError: 422,
+    }
+    for exc_type, status in simple.items():
+
+        async def handler(request: Request, exc: Exception, status: int = status) -> Response:
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            return problem(request, status, str(exc), headers=headers)
+
+        app.add_exception_handler(exc_type, handler)
+
+    async def too_many(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, TooManyRequestsError)
+        retry = max(1, int(exc.retry_after_s + 0.999))
+        return problem(request, 429, str(exc), headers={"Retry-After": str(retry)})
+
+    async def validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return problem(
+            request, 422, "the request does not match the schema", errors=_safe_errors(exc)
+        )
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        return problem(request, exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(request, 500, "an unexpected error; it has been logged")
+
+    app.add_exception_handler(TooManyRequestsError, too_many)
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)

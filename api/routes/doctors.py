@@ -1,0 +1,82 @@
+"""/doctors: shifts, availability, positions, documents, public profiles."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from accounts import DoctorDocument, Role
+from api.schemas import (
+    AvailabilityIn,
+    DoctorPublic,
+    DoctorStateOut,
+    DocumentIn,
+    DocumentOut,
+    PositionIn,
+    ShiftStart,
+    at,
+)
+from api.security import AnyUserDep, DoctorDep, RuntimeDep
+from api.views import doctor_public, doctor_state_out
+from services.auth import NotFoundError, new_id
+
+router = APIRouter(prefix="/doctors", tags=["doctors"])
+
+
+@router.post("/me/shift", summary="Go online at a position (verified doctors only)")
+async def start_shift(body: ShiftStart, who: DoctorDep, runtime: RuntimeDep) -> DoctorStateOut:
+    state = await runtime.doctors.start_shift(who, body.latitude, body.longitude, body.accuracy_m)
+    return doctor_state_out(state)
+
+
+@router.delete("/me/shift", summary="Go offline")
+async def end_shift(who: DoctorDep, runtime: RuntimeDep) -> DoctorStateOut:
+    return doctor_state_out(await runtime.doctors.end_shift(who))
+
+
+@router.put("/me/availability", summary="Take a break or come back from one")
+async def availability(body: AvailabilityIn, who: DoctorDep, runtime: RuntimeDep) -> DoctorStateOut:
+    return doctor_state_out(await runtime.doctors.set_availability(who, body.available))
+
+
+@router.post("/me/location", summary="Report a position (the WebSocket is the usual way)")
+async def location(body: PositionIn, who: DoctorDep, runtime: RuntimeDep) -> DoctorStateOut:
+    fix_s = body.recorded_at.timestamp() if body.recorded_at else None
+    state = await runtime.doctors.report_position(
+        who, body.latitude, body.longitude, body.accuracy_m, fix_s
+    )
+    return doctor_state_out(state)
+
+
+@router.post(
+    "/me/documents",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a verification document's metadata",
+)
+async def add_document(body: DocumentIn, who: DoctorDep, runtime: RuntimeDep) -> DocumentOut:
+    document = DoctorDocument(
+        new_id(), who.user_id, body.kind, body.number, body.issued_by, runtime.clock(),
+        body.valid_until.timestamp() if body.valid_until else None, body.sha256 or "",
+    )  # fmt: skip
+    await runtime.accounts.add_document(document)
+    return document_out(document)
+
+
+@router.get("/me/documents", summary="One's own documents")
+async def my_documents(who: DoctorDep, runtime: RuntimeDep) -> list[DocumentOut]:
+    return [document_out(d) for d in await runtime.accounts.documents_of(who.user_id)]
+
+
+@router.get("/{doctor_id}", summary="A doctor's public profile")
+async def doctor_profile(doctor_id: str, who: AnyUserDep, runtime: RuntimeDep) -> DoctorPublic:
+    user = await runtime.accounts.user(doctor_id)
+    if user is None or user.role is not Role.DOCTOR or not user.is_active:
+        raise NotFoundError(f"no doctor {doctor_id!r}")
+    return doctor_public(user)
+
+
+def document_out(d: DoctorDocument) -> DocumentOut:
+    return DocumentOut(
+        id=d.document_id, kind=d.kind, number=d.number, issued_by=d.issued_by,
+        valid_until=at(d.valid_until_s), uploaded_at=at(d.uploaded_s),  # type: ignore[arg-type]
+        sha256=d.sha256,
+    )  # fmt: skip

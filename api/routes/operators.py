@@ -1,0 +1,89 @@
+"""/operator: the live city, and overrides (always with a reason, which is kept)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.routes.bookings import render
+from api.schemas import AssignIn, BookingOut, LiveBookings, LiveDoctors, PriorityIn, ReasonIn
+from api.security import OperatorDep, RuntimeDep
+from api.views import doctor_state_out
+from services.bookings import InvalidRequestError
+
+router = APIRouter(prefix="/operator", tags=["operators"])
+
+
+@router.get("/bookings", summary="Open bookings, most urgent first")
+async def live_bookings(
+    who: OperatorDep,
+    runtime: RuntimeDep,
+    emergency_only: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> LiveBookings:
+    rows = runtime.bookings.live_bookings(who)
+    if emergency_only:
+        rows = [b for b in rows if b.is_emergency]
+    return LiveBookings(bookings=[await render(runtime, b, who, full=False) for b in rows[:limit]])
+
+
+@router.get("/doctors", summary="Doctors on the map, optionally within a viewport")
+async def live_doctors(
+    who: OperatorDep,
+    runtime: RuntimeDep,
+    south: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    west: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    north: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    east: Annotated[float | None, Query(ge=-180, le=180)] = None,
+) -> LiveDoctors:
+    box = None
+    if south is not None and west is not None and north is not None and east is not None:
+        if south > north or west > east:
+            raise InvalidRequestError("a viewport needs south <= north and west <= east")
+        box = (south, west, north, east)
+    elif any(e is not None for e in (south, west, north, east)):
+        raise InvalidRequestError("a viewport needs all of south, west, north and east")
+    return LiveDoctors(doctors=[doctor_state_out(d) for d in runtime.doctors.live(who, box)])
+
+
+@router.get("/bookings/{booking_id}/decision", summary="Why the offers went where they went")
+async def decision(booking_id: str, who: OperatorDep, runtime: RuntimeDep) -> dict[str, Any]:
+    explained = runtime.bookings.explain(who, booking_id)
+    return explained or {"call_id": booking_id, "ranking": [], "considered": []}
+
+
+@router.post("/bookings/{booking_id}/assign", summary="Assign or reassign a doctor")
+async def assign(
+    booking_id: str, body: AssignIn, who: OperatorDep, runtime: RuntimeDep
+) -> BookingOut:
+    booking = await runtime.bookings.assign(
+        who, booking_id, body.doctor_id, body.reason, release_current=body.release_current
+    )
+    return await render(runtime, booking, who)
+
+
+@router.post(
+    "/bookings/{booking_id}/return-to-search", summary="Take the doctor off and search again"
+)
+async def return_to_search(
+    booking_id: str, body: ReasonIn, who: OperatorDep, runtime: RuntimeDep
+) -> BookingOut:
+    return await render(
+        runtime, await runtime.bookings.return_to_search(who, booking_id, body.reason), who
+    )
+
+
+@router.post("/bookings/{booking_id}/cancel", summary="Cancel on the patient's behalf")
+async def cancel(
+    booking_id: str, body: ReasonIn, who: OperatorDep, runtime: RuntimeDep
+) -> BookingOut:
+    return await render(runtime, await runtime.bookings.cancel(who, booking_id, body.reason), who)
+
+
+@router.post("/bookings/{booking_id}/priority", summary="Change the priority")
+async def priority(
+    booking_id: str, body: PriorityIn, who: OperatorDep, runtime: RuntimeDep
+) -> BookingOut:
+    booking = await runtime.bookings.change_priority(who, booking_id, body.priority, body.reason)
+    return await render(runtime, booking, who)

@@ -1,0 +1,434 @@
+"""Bookings for the API: create, read, list, cancel, talk, offers and progress, and the
+operators' overrides. Role and object checks live here, next to the data they guard:
+"not yours" raises the same NotFoundError as "does not exist"."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from accounts import AccountStore, Role
+from dispatch_core import Actor, Booking, BookingStatus, Priority
+from dispatch_core.messages import (
+    AcceptOffer,
+    AssignDoctor,
+    CancelBooking,
+    ChangePriority,
+    Command,
+    CommandRejected,
+    DeclineOffer,
+    Event,
+    PostMessage,
+    ReportProgress,
+    RequestBooking,
+    ReturnToSearch,
+)
+from dispatch_core.model import TERMINAL, Offer
+from dispatch_core.ports import BookingListing, BookingStore
+from matching import CallRequest, Matcher
+from routing import InvalidCoordinateError, SnapError
+from services.audit import AuditTrail
+from services.auth import ConflictError, ForbiddenError, NotFoundError, Principal
+from services.dispatch import MatcherCandidates
+from services.engine import Engine
+
+BOOKING_NAMESPACE = uuid.UUID("6f1d3c1e-6a57-4c55-9b0c-0d7f0f3c7a10")
+
+
+class InvalidRequestError(Exception):
+    """The request is well-formed but cannot be done as asked (422)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRequest:
+    lat: float
+    lon: float
+    call_type: str = "home_visit"
+    address: str = ""
+    symptoms: str = ""
+    notes: str = ""
+    priority: Priority = Priority.NORMAL
+    is_emergency: bool = False
+    emergency_type: str | None = None
+    scheduled_s: float | None = None
+    clinic_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tariff:
+    """Prices in roubles. A visit costs its call type's base, times the priority's factor."""
+
+    currency: str = "RUB"
+    base: tuple[tuple[str, float], ...] = (
+        ("home_visit", 3_500.0), ("consultation", 2_500.0), ("urgent", 5_000.0),
+    )  # fmt: skip
+    default_base: float = 3_500.0
+    priority_factor: tuple[tuple[Priority, float], ...] = (
+        (Priority.NORMAL, 1.0), (Priority.URGENT, 1.3), (Priority.EMERGENCY, 1.5),
+    )  # fmt: skip
+
+    def price(self, call_type: str, priority: Priority) -> float:
+        base = dict(self.base).get(call_type, self.default_base)
+        return round(base * dict(self.priority_factor).get(priority, 1.0), 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    price: float
+    currency: str
+    eta_s: float | None  # road ETA of the best doctor free now; None when nobody is
+    doctors_available: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    bookings: list[Booking]
+    next_cursor: tuple[float, str] | None
+
+
+def booking_id_for(user_id: str, idempotency_key: str | None) -> str:
+    """A retried create (same user, same key) names the same booking, so two racing
+    retries cannot make two bookings: the core refuses the second id."""
+    if idempotency_key is None:
+        return uuid.uuid4().hex
+    return uuid.uuid5(BOOKING_NAMESPACE, f"{user_id}\n{idempotency_key}").hex
+
+
+class BookingService:
+    def __init__(
+        self,
+        engine: Engine,
+        store: BookingStore,
+        listing: BookingListing,
+        accounts: AccountStore,
+        candidates: MatcherCandidates,
+        audit: AuditTrail,
+        clock: Callable[[], float],
+        tariff: Tariff | None = None,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.listing = listing
+        self.accounts = accounts
+        self.candidates = candidates
+        self.audit = audit
+        self.clock = clock
+        self.tariff = tariff or Tariff()
+
+    @property
+    def matcher(self) -> Matcher:
+        return self.candidates.matcher
+
+    # -- commands through the engine -----------------------------------------------------
+
+    async def _do(self, command: Command) -> list[Event]:
+        events = await self.engine.handle(command, self.clock())
+        rejected = next((e for e in events if isinstance(e, CommandRejected)), None)
+        if rejected is not None:
+            reason = rejected.reason
+            if len(events) > 1:  # lost a race (an expiry, say) that the core recorded
+                raise ConflictError(reason)
+            if "already exists" in reason:
+                raise ConflictError(reason)
+            if reason.startswith(("no booking", "no offer")):
+                raise NotFoundError(reason)
+            raise InvalidRequestError(reason)
+        return events
+
+    # -- patients ------------------------------------------------------------------------
+
+    def estimate(self, who: Principal, visit: VisitRequest) -> Estimate:
+        priority = Priority.EMERGENCY if visit.is_emergency else visit.priority
+        call = CallRequest(
+            call_id="estimate",
+            lat=visit.lat,
+            lon=visit.lon,
+            call_type=visit.call_type,
+            clinic_id=visit.clinic_id,
+            is_emergency=visit.is_emergency,
+            busy=frozenset(self.engine.core.doctor_booking)
+            | frozenset(self.engine.core.doctor_offer),
+        )
+        try:
+            decision = self.matcher.decide(call, self.clock())
+        except (InvalidCoordinateError, SnapError) as exc:
+            raise InvalidRequestError(f"this address cannot be reached by road: {exc}") from None
+        eta = None
+        if decision.best is not None:
+            eta_s = decision.record(decision.best).eta_s
+            eta = None if eta_s is None or not math.isfinite(eta_s) else round(eta_s, 1)
+        return Estimate(
+            self.tariff.price(visit.call_type, priority),
+            self.tariff.currency,
+            eta,
+            len(decision.ranking),
+        )
+
+    async def create(
+        self,
+        who: Principal,
+        visit: VisitRequest,
+        *,
+        idempotency_key: str | None,
+        ip: str,
+        request_id: str,
+    ) -> Booking:
+        if who.role is not Role.PATIENT:
+            raise ForbiddenError("only patients book visits for themselves")
+        try:
+            self.matcher.oracle.snap(visit.lat, visit.lon)
+        except (InvalidCoordinateError, SnapError) as exc:
+            raise InvalidRequestError(f"this address cannot be reached by road: {exc}") from None
+        priority = Priority.EMERGENCY if visit.is_emergency else visit.priority
+        booking_id = booking_id_for(who.user_id, idempotency_key)
+        await self._do(
+            RequestBooking(
+                booking_id,
+                who.user_id,
+                visit.lat,
+                visit.lon,
+                call_type=visit.call_type,
+                address=visit.address,
+                symptoms=visit.symptoms,
+                clinic_id=visit.clinic_id,
+                priority=priority,
+                is_emergency=visit.is_emergency,
+                emergency_type=visit.emergency_type,
+                scheduled_s=visit.scheduled_s,
+                notes=visit.notes,
+                estimated_duration_s=self.matcher.policy.visit_duration_for(visit.call_type),
+                estimated_price=self.tariff.price(visit.call_type, priority),
+            )
+        )
+        self.audit.record(
+            who.user_id,
+            who.role,
+            "booking.create",
+            "booking",
+            booking_id,
+            request_id=request_id,
+            ip=ip,
+        )
+        booking = self.engine.core.bookings.get(booking_id) or await self.store.load(booking_id)
+        if booking is None:  # pragma: no cover - stored before handle returned
+            raise NotFoundError(f"no booking {booking_id!r}")
+        return booking
+
+    # -- reading, with object-level checks ------------------------------------------------
+
+    async def get(
+        self, who: Principal, booking_id: str, *, ip: str = "", request_id: str = ""
+    ) -> Booking:
+        booking = self.engine.core.bookings.get(booking_id)
+        if booking is None:
+            booking = await self.store.load(booking_id)
+        if booking is None or not await self.may_see(who, booking):
+            raise NotFoundError(f"no booking {booking_id!r}")
+        self.audit.record(
+            who.user_id,
+            who.role,
+            "booking.read",
+            "booking",
+            booking_id,
+            request_id=request_id,
+            ip=ip,
+        )
+        return booking
+
+    async def may_see(self, who: Principal, booking: Booking) -> bool:
+        if who.role in (Role.OPERATOR, Role.ADMIN):
+            return True
+        if who.role is Role.PATIENT:
+            return booking.patient_id == who.user_id
+        if who.role is Role.DOCTOR:
+            if booking.doctor_id == who.user_id:
+                return True
+            offer_id = self.engine.core.doctor_offer.get(who.user_id)
+            offer = self.engine.core.offers.get(offer_id) if offer_id else None
+            return offer is not None and offer.booking_id == booking.booking_id
+        if who.role is Role.CLINIC_ADMIN and who.clinic_id is not None:
+            if booking.clinic_id == who.clinic_id:
+                return True
+            if booking.doctor_id is not None:
+                doctor = await self.accounts.user(booking.doctor_id)
+                return doctor is not None and doctor.clinic_id == who.clinic_id
+        return False
+
+    async def list_for(
+        self,
+        who: Principal,
+        *,
+        statuses: frozenset[BookingStatus] | None,
+        before: tuple[float, str] | None,
+        limit: int,
+        patient_id: str | None = None,
+        doctor_id: str | None = None,
+    ) -> Page:
+        scope: dict[str, str | None] = {}
+        if who.role is Role.PATIENT:
+            scope["patient_id"] = who.user_id
+        elif who.role is Role.DOCTOR:
+            scope["doctor_id"] = who.user_id
+        elif who.role is Role.CLINIC_ADMIN:
+            if who.clinic_id is None:
+                return Page([], None)
+            scope["clinic_id"] = who.clinic_id
+        else:
+            scope = {"patient_id": patient_id, "doctor_id": doctor_id}
+        rows = await self.listing.list_bookings(
+            patient_id=scope.get("patient_id"),
+            doctor_id=scope.get("doctor_id"),
+            clinic_id=scope.get("clinic_id"),
+            statuses=statuses,
+            before=before,
+            limit=limit + 1,
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        cursor = (rows[-1].created_s, rows[-1].booking_id) if more and rows else None
+        return Page(rows, cursor)
+
+    def live_bookings(self, who: Principal) -> list[Booking]:
+        self._require(who, Role.OPERATOR, Role.ADMIN)
+        return sorted(
+            (b for b in self.engine.core.bookings.values() if b.status not in TERMINAL),
+            key=lambda b: (-b.urgency, b.created_s, b.booking_id),
+        )
+
+    def open_offers_for(self, who: Principal) -> list[tuple[Offer, Booking]]:
+        self._require(who, Role.DOCTOR)
+        core = self.engine.core
+        offer_id = core.doctor_offer.get(who.user_id)
+        offer = core.offers.get(offer_id) if offer_id else None
+        if offer is None or not offer.open:
+            return []
+        return [(offer, core.bookings[offer.booking_id])]
+
+    def explain(self, who: Principal, booking_id: str) -> dict[str, object] | None:
+        self._require(who, Role.OPERATOR, Role.ADMIN)
+        if booking_id not in self.engine.core.bookings:
+            raise NotFoundError(f"no booking {booking_id!r}")
+        decision = self.candidates.decisions.get(booking_id)
+        return None if decision is None else decision.explain()
+
+    # -- changes -------------------------------------------------------------------------
+
+    async def cancel(
+        self, who: Principal, booking_id: str, reason: str, *, ip: str = "", request_id: str = ""
+    ) -> Booking:
+        booking = await self.get(who, booking_id, ip=ip, request_id=request_id)
+        if who.role is Role.PATIENT:
+            actor = Actor.PATIENT
+        elif who.role in (Role.OPERATOR, Role.ADMIN):
+            actor = Actor.OPERATOR
+        else:
+            raise ForbiddenError("only the patient or an operator may cancel a booking")
+        if booking.terminal:
+            raise ConflictError(f"booking {booking_id!r} is already {booking.status.value}")
+        await self._do(CancelBooking(booking_id, actor, who.user_id, reason))
+        self.audit.record(
+            who.user_id,
+            who.role,
+            "booking.cancel",
+            "booking",
+            booking_id,
+            request_id=request_id,
+            ip=ip,
+            detail=reason,
+        )
+        return await self.get(who, booking_id)
+
+    async def post_message(
+        self, who: Principal, booking_id: str, content: str, *, request_id: str = ""
+    ) -> Booking:
+        booking = await self.get(who, booking_id, request_id=request_id)
+        roles = {
+            Role.PATIENT: Actor.PATIENT,
+            Role.DOCTOR: Actor.DOCTOR,
+            Role.OPERATOR: Actor.OPERATOR,
+            Role.ADMIN: Actor.OPERATOR,
+        }
+        actor = roles.get(who.role)
+        if actor is None or (who.role is Role.DOCTOR and booking.doctor_id != who.user_id):
+            raise ForbiddenError(
+                "only the booking's patient, its doctor or an operator may write here"
+            )
+        if booking.terminal:
+            raise ConflictError(
+                f"booking {booking_id!r} is {booking.status.value}: its chat is closed"
+            )
+        await self._do(PostMessage(booking_id, who.user_id, actor, content))
+        self.audit.record(
+            who.user_id, who.role, "booking.message", "booking", booking_id, request_id=request_id
+        )
+        return await self.get(who, booking_id)
+
+    async def accept(self, who: Principal, offer_id: str) -> Booking:
+        self._require(who, Role.DOCTOR)
+        await self._do(AcceptOffer(offer_id, who.user_id))
+        offer = self.engine.core.offers.get(offer_id)
+        if offer is None:
+            raise NotFoundError(f"no offer {offer_id!r}")
+        return await self.get(who, offer.booking_id)
+
+    async def decline(self, who: Principal, offer_id: str, reason: str) -> None:
+        self._require(who, Role.DOCTOR)
+        await self._do(DeclineOffer(offer_id, who.user_id, reason))
+
+    async def progress(
+        self, who: Principal, booking_id: str, status: BookingStatus, final_price: float | None
+    ) -> Booking:
+        self._require(who, Role.DOCTOR)
+        await self.get(who, booking_id)
+        await self._do(ReportProgress(booking_id, who.user_id, status, final_price))
+        self.audit.record(who.user_id, who.role, f"booking.{status.value}", "booking", booking_id)
+        return await self.get(who, booking_id)
+
+    # -- operators -----------------------------------------------------------------------
+
+    async def assign(
+        self, who: Principal, booking_id: str, doctor_id: str, reason: str, *, release_current: bool
+    ) -> Booking:
+        self._require(who, Role.OPERATOR, Role.ADMIN)
+        await self._do(AssignDoctor(booking_id, doctor_id, who.user_id, reason, release_current))
+        self.audit.record(
+            who.user_id,
+            who.role,
+            "booking.assign",
+            "booking",
+            booking_id,
+            detail=f"{doctor_id}: {reason}",
+        )
+        return await self.get(who, booking_id)
+
+    async def return_to_search(self, who: Principal, booking_id: str, reason: str) -> Booking:
+        self._require(who, Role.OPERATOR, Role.ADMIN)
+        await self._do(ReturnToSearch(booking_id, who.user_id, reason))
+        self.audit.record(
+            who.user_id, who.role, "booking.return_to_search", "booking", booking_id, detail=reason
+        )
+        return await self.get(who, booking_id)
+
+    async def change_priority(
+        self, who: Principal, booking_id: str, priority: Priority, reason: str
+    ) -> Booking:
+        self._require(who, Role.OPERATOR, Role.ADMIN)
+        await self._do(ChangePriority(booking_id, who.user_id, priority, reason))
+        self.audit.record(
+            who.user_id,
+            who.role,
+            "booking.priority",
+            "booking",
+            booking_id,
+            detail=f"{priority.value}: {reason}",
+        )
+        return await self.get(who, booking_id)
+
+    @staticmethod
+    def _require(who: Principal, *roles: Role) -> None:
+        if who.role not in roles:
+            raise ForbiddenError(
+                f"this needs one of the roles: {', '.join(r.value for r in roles)}"
+            )

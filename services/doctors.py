@@ -1,0 +1,152 @@
+"""Doctors' shifts and positions: who is online, where, and able to take calls.
+
+A doctor goes online only when an admin has verified them and their licence is valid;
+their profile (skills, clinic, rating) goes into the matcher's registry, their fixes
+into the registry and the location history."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from accounts import AccountStore, Role, User
+from dispatch_core.messages import MarkDoctorOffline, MarkDoctorOnline
+from matching import DoctorProfile, DoctorRegistry, DoctorStatus, FixRejection
+from services.auth import ConflictError, ForbiddenError, NotFoundError, Principal
+from services.engine import Engine
+from storage.locations import LocationFix
+
+
+class FixRefusedError(Exception):
+    """The registry refused a position fix (422), with its reason."""
+
+    def __init__(self, reason: FixRejection) -> None:
+        super().__init__(f"position refused: {reason.value}")
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorState:
+    doctor_id: str
+    status: DoctorStatus
+    lat: float | None
+    lon: float | None
+    fix_age_s: float | None
+    stale: bool
+
+
+def profile_of(user: User) -> DoctorProfile:
+    return DoctorProfile(
+        doctor_id=user.user_id,
+        specialization=user.specialization or "general",
+        treats_adults=user.treats_adults,
+        treats_children=user.treats_children,
+        languages=frozenset(user.languages) or frozenset({"ru"}),
+        credential_expires_s=user.license_expires_s
+        if user.license_expires_s is not None
+        else math.inf,
+        rating=min(5.0, max(0.0, user.rating if user.rating is not None else 5.0)),
+        clinic_id=user.clinic_id,
+    )
+
+
+class DoctorService:
+    def __init__(
+        self,
+        accounts: AccountStore,
+        registry: DoctorRegistry,
+        engine: Engine,
+        clock: Callable[[], float],
+        record_fix: Callable[[LocationFix], None] | None = None,
+    ) -> None:
+        self.accounts = accounts
+        self.registry = registry
+        self.engine = engine
+        self.clock = clock
+        self.record_fix = record_fix
+
+    async def _doctor(self, who: Principal) -> User:
+        if who.role is not Role.DOCTOR:
+            raise ForbiddenError("only doctors have shifts")
+        user = await self.accounts.user(who.user_id)
+        if user is None:
+            raise NotFoundError("no such doctor")
+        return user
+
+    async def start_shift(
+        self, who: Principal, lat: float, lon: float, accuracy_m: float
+    ) -> DoctorState:
+        user = await self._doctor(who)
+        now = self.clock()
+        if not user.is_verified:
+            raise ForbiddenError("an admin must verify this doctor before they can go online")
+        if user.license_expires_s is not None and user.license_expires_s <= now:
+            raise ForbiddenError("this doctor's licence has expired")
+        self.registry.upsert_doctor(profile_of(user), DoctorStatus.AVAILABLE)
+        await self.report_position(who, lat, lon, accuracy_m, now)
+        await self.engine.handle(MarkDoctorOnline(user.user_id), now)
+        return self.state(user.user_id)
+
+    async def end_shift(self, who: Principal) -> DoctorState:
+        await self._doctor(who)
+        if who.user_id not in self.registry:
+            raise ConflictError("not on shift")
+        self.registry.set_status(who.user_id, DoctorStatus.OFFLINE)
+        await self.engine.handle(MarkDoctorOffline(who.user_id), self.clock())
+        return self.state(who.user_id)
+
+    async def set_availability(self, who: Principal, available: bool) -> DoctorState:
+        await self._doctor(who)
+        if (
+            who.user_id not in self.registry
+            or self.registry.status(who.user_id) is DoctorStatus.OFFLINE
+        ):
+            raise ConflictError("start a shift first")
+        self.registry.set_status(
+            who.user_id, DoctorStatus.AVAILABLE if available else DoctorStatus.ON_BREAK
+        )
+        return self.state(who.user_id)
+
+    async def report_position(
+        self, who: Principal, lat: float, lon: float, accuracy_m: float, fix_s: float | None = None
+    ) -> DoctorState:
+        if who.role is not Role.DOCTOR:
+            raise ForbiddenError("only doctors report positions")
+        if who.user_id not in self.registry:
+            raise ConflictError("start a shift first")
+        now = self.clock()
+        fix_time = now if fix_s is None else fix_s
+        rejection = self.registry.update_position(who.user_id, lat, lon, accuracy_m, fix_time, now)
+        if rejection is not None:
+            raise FixRefusedError(rejection)
+        if self.record_fix is not None:
+            self.record_fix(LocationFix(who.user_id, lat, lon, accuracy_m, fix_time))
+        return self.state(who.user_id)
+
+    def state(self, doctor_id: str) -> DoctorState:
+        position = self.registry.position(doctor_id)
+        now = self.clock()
+        if position is None:
+            return DoctorState(doctor_id, self.registry.status(doctor_id), None, None, None, True)
+        lat, lon = position[0], position[1]
+        age = self.registry.fix_age_s(doctor_id, now)
+        return DoctorState(
+            doctor_id,
+            self.registry.status(doctor_id),
+            lat,
+            lon,
+            age,
+            self.registry.is_stale(doctor_id, now),
+        )
+
+    def live(
+        self, who: Principal, box: tuple[float, float, float, float] | None
+    ) -> list[DoctorState]:
+        if who.role not in (Role.OPERATOR, Role.ADMIN):
+            raise ForbiddenError("only operators watch the city")
+        if box is None:
+            ids = sorted(self.registry.doctor_ids(self.registry.positioned_slots().tolist()))
+        else:
+            ids = self.registry.doctors_in_viewport(*box)
+        return [self.state(d) for d in ids]

@@ -1,0 +1,230 @@
+"""The composition root: builds the engine, its stores and services from settings, and
+runs the background work (the dispatch clock, the audit and location writers)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
+
+from accounts import AccountStore, Role, User
+from dispatch_core import DispatchPolicy
+from dispatch_core.messages import Tick
+from dispatch_core.ports import BookingListing
+from matching import DoctorRegistry, Matcher, MatchingPolicy
+from routing import Router
+from services.audit import AuditTrail
+from services.auth import AuthService, TokenPolicy, new_id
+from services.bookings import BookingService
+from services.dispatch import MatcherCandidates
+from services.doctors import DoctorService
+from services.engine import Engine, Stores, open_stores
+from services.idempotency import Idempotency
+from services.road_network import open_router
+from storage.locations import LocationFix, LocationIngest
+from storage.rate_limit import (
+    LocalRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+    rate_limit_redis_client,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeConfig:
+    """What the runtime needs, whatever reads it (tot.settings in the CLI, tests directly)."""
+
+    osm_path: Path
+    graph_cache_dir: Path
+    database_url: str | None
+    sqlite_path: Path
+    jwt_secret: str
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    redis_url: str | None = None
+    redis_prefix: str = "tot:"
+    max_snap_distance_m: float = 1_000.0
+    admin_email: str | None = None
+    admin_password: str | None = None
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65_536
+    dispatch_policy: DispatchPolicy = field(default_factory=DispatchPolicy)
+    matching_policy: MatchingPolicy = field(default_factory=MatchingPolicy)
+    tick_max_interval_s: float = 1.0
+    login_rate_per_min: int = 10  # per IP and per e-mail
+    booking_rate_per_min: int = 30  # per account
+    booking_rate_per_ip_per_min: int = 120
+
+
+@dataclass
+class Runtime:
+    config: RuntimeConfig
+    clock: Callable[[], float]
+    stores: Stores
+    accounts: AccountStore
+    router: Router
+    registry: DoctorRegistry
+    candidates: MatcherCandidates
+    engine: Engine
+    auth: AuthService
+    audit: AuditTrail
+    idempotency: Idempotency
+    bookings: BookingService
+    doctors: DoctorService
+    locations: LocationIngest
+    rate_limiter: RateLimiter
+    redis: Any = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _wake_clock: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    async def start(
+        cls,
+        config: RuntimeConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        router: Router | None = None,
+    ) -> Runtime:
+        if router is None:
+            router, _ = open_router(
+                config.osm_path,
+                config.graph_cache_dir,
+                max_snap_distance_m=config.max_snap_distance_m,
+            )
+        stores = await open_stores(config.database_url, config.sqlite_path)
+        accounts = await _open_accounts(config)
+        registry = DoctorRegistry(router.projection, config.matching_policy)
+        candidates = MatcherCandidates(Matcher(registry, router))
+        engine, _ = await Engine.recover(
+            candidates, stores.bookings, clock(), config.dispatch_policy
+        )
+        hasher = PasswordHasher(
+            time_cost=config.argon2_time_cost, memory_cost=config.argon2_memory_kib
+        )
+        auth = AuthService(
+            accounts,
+            TokenPolicy(
+                config.jwt_secret,
+                access_ttl_s=config.access_token_ttl_s,
+                refresh_ttl_s=config.refresh_token_ttl_s,
+            ),
+            clock,
+            hasher,
+        )
+        await auth.load_blocked()
+        audit = AuditTrail(accounts, clock)
+        locations = LocationIngest(stores.locations)
+        listing: BookingListing = stores.bookings  # type: ignore[assignment]
+        redis_client = None
+        limiter: RateLimiter
+        if config.redis_url:
+            redis_client = rate_limit_redis_client(config.redis_url)
+            limiter = RedisRateLimiter(
+                redis_client, f"{config.redis_prefix}rl:", fallback=LocalRateLimiter()
+            )
+        else:
+            limiter = LocalRateLimiter()
+        runtime = cls(
+            config=config,
+            clock=clock,
+            stores=stores,
+            accounts=accounts,
+            router=router,
+            registry=registry,
+            candidates=candidates,
+            engine=engine,
+            auth=auth,
+            audit=audit,
+            idempotency=Idempotency(accounts, clock),
+            bookings=BookingService(
+                engine, stores.bookings, listing, accounts, candidates, audit, clock
+            ),
+            doctors=DoctorService(accounts, registry, engine, clock, runtime_fix_sink(locations)),
+            locations=locations,
+            rate_limiter=limiter,
+            redis=redis_client,
+        )
+        await runtime._ensure_admin()
+        audit.start()
+        runtime._tasks.append(asyncio.create_task(locations.run(), name="location-ingest"))
+        runtime._tasks.append(asyncio.create_task(runtime._run_clock(), name="dispatch-clock"))
+        return runtime
+
+    async def _ensure_admin(self) -> None:
+        email, password = self.config.admin_email, self.config.admin_password
+        if not email or not password:
+            return
+        if await self.accounts.user_by_email(email.lower()) is not None:
+            return
+        now = self.clock()
+        await self.auth.register(
+            User(new_id(), email, "", Role.ADMIN, now, now, first_name="Admin", is_verified=True),
+            password,
+        )
+        log.info("created the first admin account %s", email)
+
+    async def _run_clock(self) -> None:
+        """Send the core a Tick when something is due (offer expiries, retries, give-ups),
+        and at least every tick_max_interval_s while bookings are open."""
+        core = self.engine.core
+        while True:
+            deadline = core.next_deadline_s()
+            now = self.clock()
+            wait = self.config.tick_max_interval_s
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - now))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake_clock.wait(), max(wait, 0.05))
+            self._wake_clock.clear()
+            if not core.bookings:
+                continue
+            try:
+                await self.engine.handle(Tick(), self.clock())
+            except Exception:
+                log.exception("dispatch tick failed")
+
+    async def stop(self) -> None:
+        self.locations.stop()
+        for task in self._tasks:
+            if task.get_name() != "location-ingest":
+                task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.audit.stop()
+        await self.engine.close()
+        await self.accounts.close()
+        await self.stores.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    def record_fix(self, fix: LocationFix) -> None:
+        self.locations.submit((fix,))
+
+
+async def _open_accounts(config: RuntimeConfig) -> AccountStore:
+    if config.database_url:
+        from storage.postgis_accounts import PostgisAccountStore
+
+        return await PostgisAccountStore.connect(config.database_url)
+    from storage.sqlite_accounts import SqliteAccountStore
+
+    config.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteAccountStore(config.sqlite_path)
+
+
+def runtime_fix_sink(locations: LocationIngest) -> Callable[[LocationFix], None]:
+    def sink(fix: LocationFix) -> None:
+        locations.submit((fix,))
+
+    return sink
