@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from dispatch_core.model import Booking, BookingStatus
@@ -18,6 +19,11 @@ class BookingStore(Protocol):
         """Write the booking's row and append the status updates and messages not yet
         stored, in one durable transaction. Raises DoctorAlreadyBusyError when the
         booking would give a doctor a second active booking."""
+        ...
+
+    async def save_many(self, bookings: Sequence[Booking]) -> None:
+        """`save` for several bookings in one durable transaction: all stored or none
+        (DoctorAlreadyBusyError, say, stores nothing of the batch)."""
         ...
 
     async def load(self, booking_id: str) -> Booking | None:

@@ -100,18 +100,20 @@ class Engine:
                 order.update(dict.fromkeys(ids))
             self._unsaved = {}
             failed: dict[str, BaseException] = {}
-            for booking_id in order:
-                booking = self.core.bookings.get(booking_id)
-                if booking is None:
-                    continue
-                try:
-                    await self.store.save(booking)
-                except Exception as exc:  # told to the callers of this booking below
-                    failed[booking_id] = exc
-                    self._unsaved[booking_id] = None
-                    continue
-                if booking.terminal:
-                    self.core.forget(booking_id)
+            bookings = [b for i in order if (b := self.core.bookings.get(i)) is not None]
+            try:
+                await self.store.save_many(bookings)
+            except Exception:
+                # Find the culprit(s): one by one, so the others still land.
+                for booking in bookings:
+                    try:
+                        await self.store.save(booking)
+                    except Exception as exc:  # told to the callers of this booking below
+                        failed[booking.booking_id] = exc
+                        self._unsaved[booking.booking_id] = None
+            for booking in bookings:
+                if booking.terminal and booking.booking_id not in failed:
+                    self.core.forget(booking.booking_id)
             for ids, done in batch:
                 if done.done():
                     continue

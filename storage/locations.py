@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from storage.pg import create_pool
+
 log = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = ("doctor_id", "recorded_at", "latitude", "longitude", "accuracy_m", "booking_id")
@@ -124,7 +126,7 @@ class PostgisLocationWriter:
 
     @classmethod
     async def connect(cls, database_url: str, **pool_args: Any) -> PostgisLocationWriter:
-        pool = await asyncpg.create_pool(database_url, **pool_args)
+        pool = await create_pool(database_url, **pool_args)
         return cls(pool)
 
     async def close(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
 
 from dispatch_core.model import TERMINAL, Booking, BookingStatus
@@ -16,6 +18,7 @@ from storage.booking_rows import (
     to_time,
     update_rows,
 )
+from storage.pg import create_pool
 
 _UPSERT = (
     f"INSERT INTO booking.bookings ({', '.join(BOOKING_COLUMNS)}) "
@@ -25,6 +28,13 @@ _UPSERT = (
     + ", updated_at = now()"
 )
 _FINAL = tuple(s.value for s in TERMINAL)
+_STORED_COUNTS = """
+SELECT 'u' AS kind, booking_id, count(*) AS n FROM booking.booking_status_updates
+    WHERE booking_id = ANY($1::text[]) GROUP BY booking_id
+UNION ALL
+SELECT 'm', booking_id, count(*) FROM booking.booking_messages
+    WHERE booking_id = ANY($1::text[]) GROUP BY booking_id
+"""
 _LIST = f"SELECT {', '.join(BOOKING_COLUMNS)} FROM booking.bookings"
 
 
@@ -36,26 +46,35 @@ class PostgisBookingStore:
     async def connect(
         cls, database_url: str, *, min_size: int = 1, max_size: int = 10
     ) -> PostgisBookingStore:
-        pool = await asyncpg.create_pool(database_url, min_size=min_size, max_size=max_size)
+        pool = await create_pool(database_url, min_size=min_size, max_size=max_size)
         return cls(pool)
 
     async def close(self) -> None:
         await self._pool.close()
 
     async def save(self, booking: Booking) -> None:
+        await self.save_many([booking])
+
+    async def save_many(self, bookings: Sequence[Booking]) -> None:
+        """Every booking in one transaction: the rows, then the new history and messages
+        of all of them, each in one COPY (a handful of round trips for any number)."""
+        if not bookings:
+            return
+        ids = [b.booking_id for b in bookings]
         async with self._pool.acquire() as conn, conn.transaction():
             try:
-                await conn.execute(_UPSERT, *booking_row(booking))
+                # Row by row inside the transaction: the upserts take the row locks, so
+                # the counts below cannot race another writer.
+                await conn.executemany(_UPSERT, [booking_row(b) for b in bookings])
             except asyncpg.UniqueViolationError as exc:
+                busy = ", ".join(repr(b.doctor_id) for b in bookings if b.doctor_id)
                 raise DoctorAlreadyBusyError(
-                    f"doctor {booking.doctor_id!r} already holds an active booking"
+                    f"a doctor ({busy}) already holds an active booking"
                 ) from exc
-            # The upsert holds the row lock, so these counts cannot race another writer.
-            stored_updates = await conn.fetchval(
-                "SELECT count(*) FROM booking.booking_status_updates WHERE booking_id = $1",
-                booking.booking_id,
-            )
-            rows = update_rows(booking, stored_updates)
+            stored = await conn.fetch(_STORED_COUNTS, ids)
+            updates = {r["booking_id"]: r["n"] for r in stored if r["kind"] == "u"}
+            messages = {r["booking_id"]: r["n"] for r in stored if r["kind"] == "m"}
+            rows = [r for b in bookings for r in update_rows(b, updates.get(b.booking_id, 0))]
             if rows:
                 await conn.copy_records_to_table(
                     "booking_status_updates",
@@ -63,11 +82,7 @@ class PostgisBookingStore:
                     columns=UPDATE_COLUMNS,
                     records=rows,
                 )
-            stored_messages = await conn.fetchval(
-                "SELECT count(*) FROM booking.booking_messages WHERE booking_id = $1",
-                booking.booking_id,
-            )
-            rows = message_rows(booking, stored_messages)
+            rows = [r for b in bookings for r in message_rows(b, messages.get(b.booking_id, 0))]
             if rows:
                 await conn.copy_records_to_table(
                     "booking_messages", schema_name="booking", columns=MESSAGE_COLUMNS, records=rows

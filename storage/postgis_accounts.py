@@ -34,6 +34,7 @@ from storage.account_rows import (
     user_row,
 )
 from storage.booking_rows import to_time
+from storage.pg import create_pool
 
 
 def _marks(n: int, start: int = 1) -> str:
@@ -96,7 +97,7 @@ class PostgisAccountStore:
     async def connect(
         cls, database_url: str, *, min_size: int = 1, max_size: int = 5
     ) -> PostgisAccountStore:
-        pool = await asyncpg.create_pool(database_url, min_size=min_size, max_size=max_size)
+        pool = await create_pool(database_url, min_size=min_size, max_size=max_size)
         return cls(pool)
 
     async def close(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -123,33 +124,44 @@ class SqliteBookingStore:
     async def save(self, booking: Booking) -> None:
         await asyncio.to_thread(self._save, booking)
 
+    async def save_many(self, bookings: Sequence[Booking]) -> None:
+        await asyncio.to_thread(self._save_many, list(bookings))
+
     def _save(self, booking: Booking) -> None:
+        self._save_many([booking])
+
+    def _save_many(self, bookings: list[Booking]) -> None:
         with self._lock:
             c = self._conn
             c.execute("BEGIN IMMEDIATE")
             try:
-                try:
-                    c.execute(_UPSERT, booking_row(booking, times=False))
-                except sqlite3.IntegrityError as exc:
-                    if "bookings.doctor_id" in str(exc):
-                        raise DoctorAlreadyBusyError(
-                            f"doctor {booking.doctor_id!r} already holds an active booking"
-                        ) from exc
-                    raise
-                stored = c.execute(
-                    "SELECT count(*) FROM booking_status_updates WHERE booking_id = ?",
-                    (booking.booking_id,),
-                ).fetchone()[0]
-                c.executemany(_INSERT_UPDATE, update_rows(booking, stored, times=False))
-                stored = c.execute(
-                    "SELECT count(*) FROM booking_messages WHERE booking_id = ?",
-                    (booking.booking_id,),
-                ).fetchone()[0]
-                c.executemany(_INSERT_MESSAGE, message_rows(booking, stored, times=False))
+                for booking in bookings:
+                    self._save_one(c, booking)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
+
+    @staticmethod
+    def _save_one(c: sqlite3.Connection, booking: Booking) -> None:
+        try:
+            c.execute(_UPSERT, booking_row(booking, times=False))
+        except sqlite3.IntegrityError as exc:
+            if "bookings.doctor_id" in str(exc):
+                raise DoctorAlreadyBusyError(
+                    f"doctor {booking.doctor_id!r} already holds an active booking"
+                ) from exc
+            raise
+        stored = c.execute(
+            "SELECT count(*) FROM booking_status_updates WHERE booking_id = ?",
+            (booking.booking_id,),
+        ).fetchone()[0]
+        c.executemany(_INSERT_UPDATE, update_rows(booking, stored, times=False))
+        stored = c.execute(
+            "SELECT count(*) FROM booking_messages WHERE booking_id = ?",
+            (booking.booking_id,),
+        ).fetchone()[0]
+        c.executemany(_INSERT_MESSAGE, message_rows(booking, stored, times=False))
 
     async def load(self, booking_id: str) -> Booking | None:
         return await asyncio.to_thread(self._load, booking_id)

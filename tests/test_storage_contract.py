@@ -242,3 +242,39 @@ async def test_postgis_schema_check_and_partitions(postgis_url: str) -> None:
         ]
     finally:
         await conn.close()
+
+
+async def test_save_many_stores_all_or_nothing(store: BookingStore) -> None:
+    d = Driver(DispatchCore(ScriptedCandidates(DOCTORS)))
+    for i in range(4):
+        d.do(RequestBooking(f"b{i}", f"pat-{i}", 55.75, 37.62))
+        d.advance(1)
+    d.do(PostMessage("b0", "pat-0", Actor.PATIENT, "hello"))
+    await store.save_many([d.core.bookings[f"b{i}"] for i in range(4)])
+    for i in range(4):
+        loaded = await store.load(f"b{i}")
+        assert loaded is not None
+        same(d.core.bookings[f"b{i}"], loaded)
+    # more history later, saved again in a batch: only the new rows are appended
+    d.do(CancelBooking("b2", Actor.PATIENT, "pat-2", "better"))
+    d.do(PostMessage("b0", "pat-0", Actor.PATIENT, "still there?"))
+    await store.save_many([d.core.bookings["b0"], d.core.bookings["b2"]])
+    for name in ("b0", "b2"):
+        loaded = await store.load(name)
+        assert loaded is not None
+        same(d.core.bookings[name], loaded)
+    # a batch where one booking breaks the one-active-booking rule stores nothing
+    offer = d.open_offer("doc-1")
+    assert offer is not None
+    d.do(AcceptOffer(offer.offer_id, "doc-1"))
+    busy = d.core.bookings[offer.booking_id]
+    await store.save(busy)
+    other = Driver(DispatchCore(ScriptedCandidates({"doc-1": DOCTORS["doc-1"]})))
+    other.do(RequestBooking("x1", "pat-9", 55.75, 37.62))
+    other.do(RequestBooking("x2", "pat-9", 55.75, 37.62))
+    offer2 = other.open_offer("doc-1")
+    assert offer2 is not None
+    other.do(AcceptOffer(offer2.offer_id, "doc-1"))
+    with pytest.raises(DoctorAlreadyBusyError):
+        await store.save_many([other.core.bookings["x2"], other.core.bookings["x1"]])
+    assert await store.load("x1") is None and await store.load("x2") is None
