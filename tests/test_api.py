@@ -630,3 +630,36 @@ def test_production_refuses_a_default_or_short_secret(monkeypatch: pytest.Monkey
 def test_roles_are_the_five_of_the_design() -> None:
     assert {r.value for r in Role} == {"patient", "doctor", "clinic_admin", "operator", "admin"}
     assert ADMIN_EMAIL
+
+
+@pytest.mark.redis
+async def test_rate_limits_live_in_redis_when_configured(
+    helsinki_router: Router, tmp_path: Path, redis_prefix: str
+) -> None:
+    import redis.asyncio as aioredis
+
+    from tests.conftest import TEST_REDIS_URL
+
+    async with running_api(
+        helsinki_router,
+        tmp_path,
+        redis_url=TEST_REDIS_URL,
+        redis_prefix=redis_prefix,
+        login_rate_per_min=3,  # the harness's admin login is the first from this IP
+    ) as api:
+        codes = [
+            (
+                await api.client.post(
+                    "/api/v1/auth/login",
+                    json={"email": "y@tot.example.org", "password": "wrong-password"},
+                )
+            ).status_code
+            for _ in range(4)
+        ]
+        assert codes == [401, 401, 429, 429]
+        client = aioredis.from_url(TEST_REDIS_URL)
+        try:
+            keys = [k async for k in client.scan_iter(match=f"{redis_prefix}*")]
+        finally:
+            await client.aclose()
+        assert any(b"login" in k for k in keys)
