@@ -65,6 +65,7 @@ class DoctorService:
         self.engine = engine
         self.clock = clock
         self.record_fix = record_fix
+        self.on_shift: set[str] = set()  # on shift, connected or not (presence is the gateway's)
 
     async def _doctor(self, who: Principal) -> User:
         if who.role is not Role.DOCTOR:
@@ -84,6 +85,7 @@ class DoctorService:
         if user.license_expires_s is not None and user.license_expires_s <= now:
             raise ForbiddenError("this doctor's licence has expired")
         self.registry.upsert_doctor(profile_of(user), DoctorStatus.AVAILABLE)
+        self.on_shift.add(user.user_id)
         await self.report_position(who, lat, lon, accuracy_m, now)
         await self.engine.handle(MarkDoctorOnline(user.user_id), now)
         return self.state(user.user_id)
@@ -93,6 +95,7 @@ class DoctorService:
         if who.user_id not in self.registry:
             raise ConflictError("not on shift")
         self.registry.set_status(who.user_id, DoctorStatus.OFFLINE)
+        self.on_shift.discard(who.user_id)
         await self.engine.handle(MarkDoctorOffline(who.user_id), self.clock())
         return self.state(who.user_id)
 

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,12 @@ from routing import Router
 from services.audit import AuditTrail
 from services.auth import AuthService, TokenPolicy, new_id
 from services.bookings import BookingService
+from services.bus import Bus, InProcessBus
 from services.dispatch import MatcherCandidates
 from services.doctors import DoctorService
 from services.engine import Engine, Stores, open_stores
 from services.idempotency import Idempotency
+from services.realtime import Realtime, RealtimePolicy
 from services.road_network import open_router
 from storage.locations import LocationFix, LocationIngest
 from storage.rate_limit import (
@@ -60,6 +62,7 @@ class RuntimeConfig:
     dispatch_policy: DispatchPolicy = field(default_factory=DispatchPolicy)
     matching_policy: MatchingPolicy = field(default_factory=MatchingPolicy)
     tick_max_interval_s: float = 1.0
+    realtime_policy: RealtimePolicy = field(default_factory=RealtimePolicy)
     login_rate_per_min: int = 10  # per IP and per e-mail
     booking_rate_per_min: int = 30  # per account
     booking_rate_per_ip_per_min: int = 120
@@ -82,7 +85,10 @@ class Runtime:
     doctors: DoctorService
     locations: LocationIngest
     rate_limiter: RateLimiter
+    bus: Bus
+    realtime: Realtime
     redis: Any = None
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _wake_clock: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -126,13 +132,23 @@ class Runtime:
         listing: BookingListing = stores.bookings  # type: ignore[assignment]
         redis_client = None
         limiter: RateLimiter
+        bus: Bus
         if config.redis_url:
+            from storage.redis_bus import RedisBus
+
             redis_client = rate_limit_redis_client(config.redis_url)
             limiter = RedisRateLimiter(
                 redis_client, f"{config.redis_prefix}rl:", fallback=LocalRateLimiter()
             )
+            # The bus blocks on stream reads: its own client, without the short timeouts.
+            bus = RedisBus(redis_connection(config.redis_url), config.redis_prefix, engine=True)
         else:
             limiter = LocalRateLimiter()
+            bus = InProcessBus()
+        bookings = BookingService(
+            engine, stores.bookings, listing, accounts, candidates, audit, clock
+        )
+        doctors = DoctorService(accounts, registry, engine, clock, runtime_fix_sink(locations))
         runtime = cls(
             config=config,
             clock=clock,
@@ -145,16 +161,20 @@ class Runtime:
             auth=auth,
             audit=audit,
             idempotency=Idempotency(accounts, clock),
-            bookings=BookingService(
-                engine, stores.bookings, listing, accounts, candidates, audit, clock
-            ),
-            doctors=DoctorService(accounts, registry, engine, clock, runtime_fix_sink(locations)),
+            bookings=bookings,
+            doctors=doctors,
             locations=locations,
             rate_limiter=limiter,
+            bus=bus,
+            realtime=Realtime(
+                engine, bookings, doctors, registry, router, bus, clock, config.realtime_policy
+            ),
             redis=redis_client,
         )
         await runtime._ensure_admin()
         audit.start()
+        await bus.start()
+        runtime.realtime.start()
         runtime._tasks.append(asyncio.create_task(locations.run(), name="location-ingest"))
         runtime._tasks.append(asyncio.create_task(runtime._run_clock(), name="dispatch-clock"))
         return runtime
@@ -193,6 +213,10 @@ class Runtime:
                 log.exception("dispatch tick failed")
 
     async def stop(self) -> None:
+        for hook in reversed(self.on_stop):
+            await hook()
+        await self.realtime.stop()
+        await self.bus.close()
         self.locations.stop()
         for task in self._tasks:
             if task.get_name() != "location-ingest":
@@ -228,3 +252,9 @@ def runtime_fix_sink(locations: LocationIngest) -> Callable[[LocationFix], None]
         locations.submit((fix,))
 
     return sink
+
+
+def redis_connection(url: str) -> Any:
+    import redis.asyncio as aioredis
+
+    return aioredis.from_url(url)

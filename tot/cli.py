@@ -203,6 +203,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gateway(args: argparse.Namespace) -> int:
+    import os
+
+    import uvloop
+
+    from tot.server import run_gateway
+
+    if args.port is not None:
+        os.environ["TOT_WS_PORT"] = str(args.port)
+    if args.host is not None:
+        os.environ["TOT_HOST"] = args.host
+    logging.getLogger().setLevel(logging.WARNING)
+    uvloop.run(run_gateway(Settings()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tot",
@@ -282,6 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--port", type=int, help="default: $TOT_PORT or 8000")
     _add_osm_options(srv)
     srv.set_defaults(func=cmd_serve)
+
+    gw = sub.add_parser(
+        "gateway",
+        help="run an extra WebSocket gateway process (needs REDIS_URL and DATABASE_URL)",
+        description=(
+            "Serve WebSockets for doctors and patients beside the engine (`tot serve`), "
+            "reaching it through Redis; any number of these may run."
+        ),
+    )
+    gw.add_argument("--host", help="default: $TOT_HOST or 127.0.0.1")
+    gw.add_argument("--port", type=int, help="default: $TOT_WS_PORT or 8001")
+    gw.set_defaults(func=cmd_gateway)
     return parser
 
 

@@ -6,6 +6,7 @@ import gc
 import logging
 
 from api.app import create_app
+from realtime_gateway.server import Gateway, GatewayPolicy
 from services.runtime import Runtime, RuntimeConfig
 from tot.settings import Settings
 
@@ -22,6 +23,7 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
         access_token_ttl_s=settings.access_token_ttl_s,
         refresh_token_ttl_s=settings.refresh_token_ttl_s,
         redis_url=settings.redis_url,
+        redis_prefix=settings.redis_prefix,
         max_snap_distance_m=settings.max_snap_distance_m,
         admin_email=settings.admin_email,
         admin_password=settings.admin_password,
@@ -40,6 +42,18 @@ def app_from_environment():  # type: ignore[no-untyped-def]
 
     async def start() -> Runtime:
         runtime = await Runtime.start(config)
+        gateway = Gateway(
+            runtime.auth,
+            runtime.bus,
+            realtime=runtime.realtime,
+            policy=GatewayPolicy(origins=tuple(settings.ws_origins or settings.cors_origins)),
+        )
+        await gateway.start(settings.host, settings.ws_port)
+        runtime.on_stop.append(gateway.stop)
+        log.warning(
+            "TOT engine: API on http://%s:%d/api/v1 (docs at /docs), WebSockets on ws://%s:%d/ws/",
+            settings.host, settings.port, settings.host, settings.ws_port,
+        )  # fmt: skip
         # The start-up heap (graph, indexes) never dies: keep the collector off it, so
         # its pauses do not land on requests.
         gc.collect()
@@ -65,3 +79,62 @@ def serve(settings: Settings) -> None:
         access_log=False,
         proxy_headers=False,
     )
+
+
+async def run_gateway(settings: Settings) -> None:
+    """An extra gateway process: WebSockets only, the engine reached through Redis."""
+    import asyncio
+    import signal
+
+    from services.auth import AuthService, NotFoundError, Principal, TokenPolicy
+    from services.bus import Bus
+    from services.database import require_current_schema
+    from storage.postgis import PostgisBookingStore
+    from storage.postgis_accounts import PostgisAccountStore
+    from storage.redis_bus import RedisBus
+
+    if not settings.redis_url or not settings.database_url:
+        raise RuntimeError("an extra gateway needs REDIS_URL and DATABASE_URL (the engine's)")
+    await require_current_schema(settings.database_url)
+    accounts = await PostgisAccountStore.connect(settings.database_url)
+    bookings = await PostgisBookingStore.connect(settings.database_url, min_size=1, max_size=4)
+    import time
+
+    import redis.asyncio as aioredis
+
+    bus: Bus = RedisBus(aioredis.from_url(settings.redis_url), settings.redis_prefix, engine=False)
+    auth = AuthService(accounts, TokenPolicy(settings.jwt_secret), time.time)
+
+    async def watch(who: Principal, booking_id: str) -> dict[str, object]:
+        from accounts import Role
+        from dispatch_core.model import WITH_DOCTOR
+
+        booking = await bookings.load(booking_id)
+        if booking is None or not (
+            booking.patient_id == who.user_id or who.role in (Role.OPERATOR, Role.ADMIN)
+        ):
+            raise NotFoundError(f"no booking {booking_id!r}")
+        bound = booking.status in WITH_DOCTOR
+        return {
+            "type": "snapshot", "booking_id": booking_id, "status": booking.status.value,
+            "doctor_id": booking.doctor_id if bound else None,
+        }  # fmt: skip
+
+    await bus.start()
+    gateway = Gateway(
+        auth,
+        bus,
+        watch=watch,
+        policy=GatewayPolicy(origins=tuple(settings.ws_origins or settings.cors_origins)),
+    )
+    await gateway.start(settings.host, settings.ws_port)
+    log.warning("TOT gateway on ws://%s:%d/ws/ (engine via Redis)", settings.host, gateway.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await gateway.stop()
+    await bus.close()
+    await bookings.close()
+    await accounts.close()

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
         validation_alias="REDIS_URL",
         description="redis://... for rate limits and fan-out; unset: per-process",
     )
+    redis_prefix: str = Field(default="tot:", description="prefix of every Redis key we make")
     cors_origins: list[str] = Field(
         default_factory=list, description="browser origins allowed to call the API (JSON list)"
     )
@@ -71,6 +72,11 @@ class Settings(BaseSettings):
     argon2_memory_kib: PositiveInt = 65_536
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65_535)
+    ws_port: int = Field(default=8001, ge=0, le=65_535, description="the WebSocket gateway")
+    ws_origins: list[str] | None = Field(
+        default=None,
+        description="browser origins for WebSockets (JSON list); default: cors_origins",
+    )
 
     @model_validator(mode="after")
     def _secret_fits_the_environment(self) -> Settings:

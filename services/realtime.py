@@ -1,0 +1,482 @@
+"""The engine's side of the realtime channels: core events become topic events on the
+bus, doctors' fixes become positions for the patient who waits for that doctor (with a
+throttled road ETA and route line, coarsened until the doctor is close), and doctors'
+messages become commands. The gateway (realtime_gateway/) only carries bytes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from accounts import Role
+from dispatch_core import BookingStatus
+from dispatch_core.messages import (
+    DoctorAssigned,
+    DoctorReleased,
+    EscalationRaised,
+    Event,
+    MarkDoctorOffline,
+    MarkDoctorOnline,
+    MessagePosted,
+    OfferEnded,
+    OfferSent,
+    OperatorsAlerted,
+    PatientNotified,
+    StatusChanged,
+)
+from dispatch_core.model import WITH_DOCTOR
+from matching import DoctorRegistry, DoctorStatus
+from routing import Router, RoutingError
+from routing.geo import haversine_scalar_m
+from services.auth import ConflictError, ForbiddenError, NotFoundError, Principal
+from services.bookings import BookingService, InvalidRequestError
+from services.bus import Bus, Message
+from services.doctors import DoctorService, FixRefusedError
+from services.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimePolicy:
+    eta_every_s: float = 5.0  # a watched doctor's road ETA is recomputed at most this often
+    route_every_s: float = 30.0  # and the route line
+    arriving_within_m: float = 150.0
+    reveal_within_m: float = 1_000.0  # farther than this, the patient sees a coarse position
+    coarse_grid_deg: float = 0.005  # about 500 m
+    max_route_points: int = 200
+
+
+@dataclass(slots=True)
+class _Watch:
+    eta_s: float | None = None
+    eta_at_s: float = -math.inf
+    route_at_s: float = -math.inf
+    arriving_sent: bool = False
+
+
+def topic_of_booking(booking_id: str) -> str:
+    return f"booking:{booking_id}"
+
+
+def topic_of_doctor(doctor_id: str) -> str:
+    return f"doctor:{doctor_id}"
+
+
+OPS = "ops"
+
+
+class Realtime:
+    def __init__(
+        self,
+        engine: Engine,
+        bookings: BookingService,
+        doctors: DoctorService,
+        registry: DoctorRegistry,
+        router: Router,
+        bus: Bus,
+        clock: Callable[[], float],
+        policy: RealtimePolicy | None = None,
+    ) -> None:
+        self.engine = engine
+        self.bookings = bookings
+        self.doctors = doctors
+        self.registry = registry
+        self.router = router
+        self.bus = bus
+        self.clock = clock
+        self.policy = policy or RealtimePolicy()
+        self._outbox: asyncio.Queue[list[tuple[str, Message]]] = asyncio.Queue()
+        self._publisher: asyncio.Task[None] | None = None
+        self._watch: dict[str, _Watch] = {}  # booking id -> throttling state
+        self.last_position: dict[str, Message] = {}  # booking id -> the newest position sent
+        self.last_route: dict[str, Message] = {}  # booking id -> the newest route line sent
+        self._connections: dict[str, int] = {}  # doctor id -> open doctor sockets
+        engine.listeners.append(self._on_engine_events)
+        bus.on_command(self._on_remote_command)
+
+    def start(self) -> None:
+        self._publisher = asyncio.create_task(self._publish(), name="realtime-publisher")
+
+    async def stop(self) -> None:
+        if self._publisher is not None:
+            self._publisher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._publisher
+
+    # -- core events -> topics -----------------------------------------------------------
+
+    def _on_engine_events(self, events: list[Event]) -> None:
+        messages = [m for e in events for m in self._messages_of(e)]
+        if messages:
+            self._outbox.put_nowait(messages)
+
+    async def _publish(self) -> None:
+        # One task, so each topic's events keep their order.
+        while True:
+            batch = await self._outbox.get()
+            for topic, message in batch:
+                try:
+                    await self.bus.append(topic, message)
+                except Exception:
+                    log.exception("could not publish %s on %s", message.get("type"), topic)
+
+    def _messages_of(self, e: Event) -> list[tuple[str, Message]]:
+        core = self.engine.core
+        if isinstance(e, StatusChanged):
+            body = {
+                "type": "status", "booking_id": e.booking_id, "status": e.new_status.value,
+                "old_status": e.old_status.value if e.old_status else None,
+                "reason": e.reason, "at": e.at_s, "doctor_id": e.doctor_id,
+            }  # fmt: skip
+            out = [(topic_of_booking(e.booking_id), body), (OPS, body)]
+            if e.doctor_id is not None:
+                out.append((topic_of_doctor(e.doctor_id), body))
+            if e.new_status not in WITH_DOCTOR:
+                self._forget_watch(e.booking_id)
+            return out
+        if isinstance(e, OfferSent):
+            booking = core.bookings.get(e.booking_id)
+            eta = None
+            decision = self.bookings.candidates.decisions.get(e.booking_id)
+            if decision is not None:
+                try:
+                    eta = decision.record(e.doctor_id).eta_s
+                except KeyError:
+                    eta = None
+            offer = {
+                "type": "offer", "offer_id": e.offer_id, "booking_id": e.booking_id,
+                "expires_at": e.expires_s, "ttl_s": max(0.0, e.expires_s - self.clock()),
+                "eta_s": eta if eta is not None and math.isfinite(eta) else None,
+            }  # fmt: skip
+            if booking is not None:
+                offer.update(
+                    call_type=booking.call_type, priority=booking.priority.value,
+                    is_emergency=booking.is_emergency, address=booking.address,
+                    lat=booking.latitude, lon=booking.longitude, symptoms=booking.symptoms,
+                )  # fmt: skip
+            return [(topic_of_doctor(e.doctor_id), offer)]
+        if isinstance(e, OfferEnded):
+            return [
+                (
+                    topic_of_doctor(e.doctor_id),
+                    {"type": "offer_ended", "offer_id": e.offer_id, "booking_id": e.booking_id,
+                     "outcome": e.outcome.value, "reason": e.reason, "at": e.at_s},
+                )
+            ]  # fmt: skip
+        if isinstance(e, DoctorAssigned):
+            body = {
+                "type": "doctor_assigned",
+                "booking_id": e.booking_id,
+                "doctor_id": e.doctor_id,
+                "at": e.at_s,
+            }
+            return [(topic_of_booking(e.booking_id), body), (topic_of_doctor(e.doctor_id), body)]
+        if isinstance(e, DoctorReleased):
+            self._watch.pop(e.booking_id, None)
+            self.last_position.pop(e.booking_id, None)
+            body = {
+                "type": "doctor_released",
+                "booking_id": e.booking_id,
+                "doctor_id": e.doctor_id,
+                "reason": e.reason,
+                "at": e.at_s,
+            }
+            return [(topic_of_booking(e.booking_id), body), (topic_of_doctor(e.doctor_id), body)]
+        if isinstance(e, OperatorsAlerted):
+            return [
+                (
+                    OPS,
+                    {
+                        "type": "alert",
+                        "kind": e.kind,
+                        "booking_id": e.booking_id,
+                        "detail": e.detail,
+                        "at": e.at_s,
+                    },
+                )
+            ]
+        if isinstance(e, EscalationRaised):
+            return [
+                (
+                    OPS,
+                    {
+                        "type": "alert",
+                        "kind": "emergency",
+                        "booking_id": e.booking_id,
+                        "detail": f"{e.call_type}: call {e.emergency_number}",
+                        "at": e.at_s,
+                    },
+                )
+            ]
+        if isinstance(e, PatientNotified):
+            return [
+                (
+                    topic_of_booking(e.booking_id),
+                    {
+                        "type": "notice",
+                        "booking_id": e.booking_id,
+                        "message": e.message,
+                        "at": e.at_s,
+                    },
+                )
+            ]
+        if isinstance(e, MessagePosted):
+            body = {
+                "type": "message",
+                "booking_id": e.booking_id,
+                "sender_id": e.sender_id,
+                "sender_role": e.sender_role.value,
+                "content": e.content,
+                "at": e.at_s,
+            }
+            out = [(topic_of_booking(e.booking_id), body)]
+            booking = core.bookings.get(e.booking_id)
+            if booking is not None and booking.doctor_id is not None:
+                out.append((topic_of_doctor(booking.doctor_id), body))
+            return out
+        return []
+
+    # -- doctors -----------------------------------------------------------------------
+
+    async def doctor_connected(self, doctor_id: str) -> None:
+        self._connections[doctor_id] = self._connections.get(doctor_id, 0) + 1
+        if (
+            doctor_id in self.doctors.on_shift
+            and self.registry.status(doctor_id) is DoctorStatus.OFFLINE
+        ):
+            self.registry.set_status(doctor_id, DoctorStatus.AVAILABLE)
+            await self.engine.handle(MarkDoctorOnline(doctor_id), self.clock())
+
+    async def doctor_disconnected(self, doctor_id: str) -> None:
+        left = self._connections.get(doctor_id, 1) - 1
+        if left > 0:
+            self._connections[doctor_id] = left
+            return
+        self._connections.pop(doctor_id, None)
+        if (
+            doctor_id in self.registry
+            and self.registry.status(doctor_id) is not DoctorStatus.OFFLINE
+        ):
+            # Gone: no new offers; the core ends any open offer at once and frees an
+            # assignment if the doctor stays away past its grace.
+            self.registry.set_status(doctor_id, DoctorStatus.OFFLINE)
+            await self.engine.handle(MarkDoctorOffline(doctor_id), self.clock())
+
+    async def doctor_message(self, who: Principal, message: Message) -> Message | None:
+        """Apply one message from a doctor's socket; the reply, if any."""
+        kind = message["type"]
+        if kind == "position":
+            await self.report_fix(
+                who,
+                message["lat"],
+                message["lon"],
+                message.get("accuracy_m", 10.0),
+                message.get("recorded_at"),
+            )
+            return None
+        if kind == "shift":
+            if message["action"] == "start":
+                state = await self.doctors.start_shift(
+                    who, message["lat"], message["lon"], message.get("accuracy_m", 10.0)
+                )
+            else:
+                state = await self.doctors.end_shift(who)
+            return {"type": "shift", "status": state.status.name.lower()}
+        if kind == "availability":
+            state = await self.doctors.set_availability(who, bool(message["available"]))
+            return {"type": "availability", "status": state.status.name.lower()}
+        if kind == "accept":
+            booking = await self.bookings.accept(who, message["offer_id"])
+            return {
+                "type": "accepted",
+                "offer_id": message["offer_id"],
+                "booking_id": booking.booking_id,
+            }
+        if kind == "decline":
+            await self.bookings.decline(who, message["offer_id"], message.get("reason", ""))
+            return {"type": "declined", "offer_id": message["offer_id"]}
+        if kind == "progress":
+            booking = await self.bookings.progress(
+                who,
+                message["booking_id"],
+                BookingStatus(message["status"]),
+                message.get("final_price"),
+            )
+            return {
+                "type": "progressed",
+                "booking_id": booking.booking_id,
+                "status": booking.status.value,
+            }
+        raise InvalidRequestError(f"unknown message type {kind!r}")
+
+    async def report_fix(
+        self, who: Principal, lat: float, lon: float, accuracy_m: float, recorded_s: float | None
+    ) -> None:
+        state = await self.doctors.report_position(who, lat, lon, accuracy_m, recorded_s)
+        if state.lat is None or state.lon is None:
+            return
+        booking_id = self.engine.core.doctor_booking.get(who.user_id)
+        if booking_id is None:
+            return
+        booking = self.engine.core.bookings.get(booking_id)
+        if booking is None or booking.status not in WITH_DOCTOR:
+            return
+        await self._send_position(
+            booking_id,
+            who.user_id,
+            state.lat,
+            state.lon,
+            accuracy_m,
+            booking.latitude,
+            booking.longitude,
+            recorded_s,
+        )
+
+    async def _send_position(
+        self, booking_id: str, doctor_id: str, lat: float, lon: float, accuracy_m: float,
+        to_lat: float, to_lon: float, recorded_s: float | None = None,
+    ) -> None:  # fmt: skip
+        p = self.policy
+        now = self.clock()
+        watch = self._watch.setdefault(booking_id, _Watch())
+        distance_m = haversine_scalar_m(lat, lon, to_lat, to_lon)
+        message: Message = {
+            "type": "position",
+            "booking_id": booking_id,
+            "doctor_id": doctor_id,
+            "at": now,
+            "recorded_at": now if recorded_s is None else recorded_s,
+        }
+        if now - watch.eta_at_s >= p.eta_every_s or distance_m <= p.arriving_within_m:
+            watch.eta_at_s = now
+            try:
+                src = self.router.snap(lat, lon).node
+                dst = self.router.snap(to_lat, to_lon).node
+                watch.eta_s = self.router.travel_time_s(src, dst)
+            except RoutingError:
+                watch.eta_s = None
+        route: Message | None = None
+        if now - watch.route_at_s >= p.route_every_s:
+            watch.route_at_s = now
+            try:
+                path = self.router.route((lat, lon), (to_lat, to_lon)).path
+                step = max(1, math.ceil(len(path) / p.max_route_points))
+                points = path[::step] + ([path[-1]] if (len(path) - 1) % step else [])
+                if distance_m > p.reveal_within_m:
+                    # The whole line would give the doctor away: only its last stretch.
+                    points = [
+                        pt for pt in points
+                        if haversine_scalar_m(pt.lat, pt.lon, to_lat, to_lon) <= p.reveal_within_m
+                    ]  # fmt: skip
+                route = {
+                    "type": "route", "booking_id": booking_id, "doctor_id": doctor_id, "at": now,
+                    "points": [[round(pt.lat, 6), round(pt.lon, 6)] for pt in points],
+                }  # fmt: skip
+            except RoutingError:
+                pass
+        if distance_m > p.reveal_within_m:
+            g = p.coarse_grid_deg
+            message.update(
+                lat=round(round(lat / g) * g, 6),
+                lon=round(round(lon / g) * g, 6),
+                coarse=True,
+                accuracy_m=max(accuracy_m, 500.0),
+            )
+            message["distance_m"] = round(distance_m, -2)
+        else:
+            message.update(
+                lat=lat,
+                lon=lon,
+                coarse=False,
+                accuracy_m=accuracy_m,
+                distance_m=round(distance_m, 1),
+            )
+        message["eta_s"] = None if watch.eta_s is None else round(watch.eta_s, 1)
+        if route is not None:
+            route["eta_s"] = message["eta_s"]
+            self.last_route[booking_id] = route
+            await self.bus.publish_position(booking_id, route)
+        self.last_position[booking_id] = message
+        await self.bus.publish_position(booking_id, message)
+        if distance_m <= p.arriving_within_m and not watch.arriving_sent:
+            watch.arriving_sent = True
+            await self.bus.append(
+                topic_of_booking(booking_id),
+                {
+                    "type": "arriving",
+                    "booking_id": booking_id,
+                    "doctor_id": doctor_id,
+                    "distance_m": round(distance_m, 1),
+                    "at": now,
+                },
+            )
+
+    # -- watchers ------------------------------------------------------------------------
+
+    async def authorize_watch(self, who: Principal, booking_id: str) -> dict[str, Any]:
+        """The booking's current state for its own patient (or staff); NotFoundError else."""
+        if who.role is Role.DOCTOR:
+            raise NotFoundError(f"no booking {booking_id!r}")
+        booking = await self.bookings.get(who, booking_id)
+        snapshot: dict[str, Any] = {
+            "type": "snapshot", "booking_id": booking.booking_id, "status": booking.status.value,
+            "doctor_id": booking.doctor_id if booking.status in WITH_DOCTOR else None,
+        }  # fmt: skip
+        return snapshot
+
+    def _forget_watch(self, booking_id: str) -> None:
+        self._watch.pop(booking_id, None)
+        self.last_position.pop(booking_id, None)
+        self.last_route.pop(booking_id, None)
+
+    def latest_position(self, booking_id: str) -> tuple[Message | None, Message | None]:
+        """(route, position) last sent for the booking's current doctor."""
+        booking = self.engine.core.bookings.get(booking_id)
+        if booking is None or booking.status not in WITH_DOCTOR:
+            return None, None
+        return self.last_route.get(booking_id), self.last_position.get(booking_id)
+
+    # -- messages from gateways without the engine -------------------------------------
+
+    def _on_remote_command(self, message: Message) -> None:
+        asyncio.get_running_loop().create_task(self._remote(message))
+
+    async def _remote(self, message: Message) -> None:
+        doctor_id = str(message.get("doctor_id", ""))
+        who = Principal(doctor_id, Role.DOCTOR)
+        kind = message.get("type")
+        try:
+            if kind == "presence":
+                if message.get("online"):
+                    await self.doctor_connected(doctor_id)
+                else:
+                    await self.doctor_disconnected(doctor_id)
+                return
+            reply = await self.doctor_message(who, message)
+        except (
+            NotFoundError,
+            ForbiddenError,
+            ConflictError,
+            InvalidRequestError,
+            FixRefusedError,
+        ) as exc:
+            if kind == "position":
+                return  # a refused fix from afar: nobody waits for the answer
+            reply = {
+                "type": "error",
+                "code": type(exc).__name__,
+                "detail": str(exc),
+                "ref": message.get("ref"),
+            }
+        except Exception:
+            log.exception("remote doctor message failed")
+            return
+        if reply is not None:
+            reply["ref"] = message.get("ref")
+            await self.bus.append(topic_of_doctor(doctor_id), reply)

@@ -1,0 +1,272 @@
+"""The realtime gateway through real WebSocket clients, against the real engine."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from realtime_gateway.server import Gateway, GatewayPolicy
+from routing import Router
+from tests.api_harness import HOME, NEARBY, Api, running_api
+
+ORIGIN = "https://app.tot.example.org"
+
+
+@contextlib.asynccontextmanager
+async def engine_with_gateway(
+    router: Router, tmp_path: Path, **overrides: Any
+) -> AsyncIterator[tuple[Api, Gateway]]:
+    policy = overrides.pop("policy", GatewayPolicy(origins=(ORIGIN,), doctor_silence_s=60))
+    async with running_api(router, tmp_path, **overrides) as api:
+        gateway = Gateway(
+            api.runtime.auth, api.runtime.bus, realtime=api.runtime.realtime, policy=policy
+        )
+        await gateway.start("127.0.0.1", 0)
+        try:
+            yield api, gateway
+        finally:
+            await gateway.stop()
+
+
+class Socket:
+    """A client that keeps what it received, to wait for a kind of message."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.received: list[dict[str, Any]] = []
+        self._taken: set[int] = set()
+
+    async def send(self, message: dict[str, Any] | bytes | str) -> None:
+        await self.ws.send(
+            message if isinstance(message, bytes | str) else orjson.dumps(message).decode()
+        )
+
+    async def next(self, kind: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, m in enumerate(self.received):
+                if i in self._taken:
+                    continue
+                if m.get("type") == kind and all(m.get(k) == v for k, v in match.items()):
+                    self._taken.add(i)
+                    return m
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    f"no {kind} {match} in {[m.get('type') for m in self.received]}"
+                )
+            try:
+                raw = await asyncio.wait_for(self.ws.recv(), left)
+            except TimeoutError:
+                raise AssertionError(
+                    f"no {kind} {match} in {[m.get('type') for m in self.received]}: {self.received[-3:]}"
+                ) from None
+            self.received.append(orjson.loads(raw))
+
+    def seen(self, kind: str) -> list[dict[str, Any]]:
+        return [m for m in self.received if m.get("type") == kind]
+
+
+@contextlib.asynccontextmanager
+async def ws(
+    gateway: Gateway, path: str, token: str | None, **kwargs: Any
+) -> AsyncIterator[Socket]:
+    sep = "&" if "?" in path else "?"
+    url = f"ws://127.0.0.1:{gateway.port}{path}" + (f"{sep}token={token}" if token else "")
+    async with connect(url, compression=None, **kwargs) as conn:
+        yield Socket(conn)
+
+
+async def test_offer_accept_and_the_patient_watches_the_doctor_arrive(
+    helsinki_router: Router, tmp_path: Path
+) -> None:
+    async with engine_with_gateway(helsinki_router, tmp_path) as (api, gateway):
+        doctor_id, doctor_token = await api.doctor(on_shift_at=NEARBY)
+        _, patient_token = await api.patient()
+        async with ws(gateway, "/ws/doctor", doctor_token) as doctor:
+            hello = await doctor.next("hello")
+            assert hello["topic"] == f"doctor:{doctor_id}"
+            booking = await api.book(patient_token)
+            offer = await doctor.next("offer", booking_id=booking["id"])
+            assert (
+                offer["ttl_s"] > 0
+                and offer["eta_s"] > 0
+                and offer["address"] == "Mannerheimintie 1"
+            )
+            async with ws(gateway, f"/ws/patient/{booking['id']}", patient_token) as patient:
+                snapshot = await patient.next("snapshot")
+                assert snapshot["status"] == "offered" and snapshot["doctor_id"] is None
+                await doctor.send({"type": "accept", "offer_id": offer["offer_id"], "ref": 1})
+                assert (await doctor.next("accepted"))["ref"] == 1
+                assert (await patient.next("status", status="assigned"))["doctor_id"] == doctor_id
+                await patient.next("doctor_assigned")
+                await doctor.send(
+                    {"type": "progress", "booking_id": booking["id"], "status": "en_route"}
+                )
+                await patient.next("status", status="en_route")
+                # drive the road to the patient, one fix a second (in the recent past)
+                path = helsinki_router.route(NEARBY, HOME).path
+                step = max(1, len(path) // 12)
+                points = [*path[::step], path[-1]]
+                t0 = time.time() + 1  # after the shift's fix; within the allowed clock skew
+                for i, p in enumerate(points):
+                    await doctor.send(
+                        {
+                            "type": "position",
+                            "lat": p.lat,
+                            "lon": p.lon,
+                            "accuracy_m": 5,
+                            "recorded_at": t0 + i,
+                        }
+                    )
+                route = await patient.next("route")
+                assert route["booking_id"] == booking["id"] and len(route["points"]) >= 2
+                first = await patient.next("position")
+                assert first["booking_id"] == booking["id"] and first["eta_s"] is not None
+                assert first["coarse"] is False and first["recorded_at"] >= t0
+                arriving = await patient.next("arriving")
+                assert arriving["distance_m"] <= 150
+                for step_status in ("arrived", "in_progress", "completed"):
+                    await doctor.send(
+                        {"type": "progress", "booking_id": booking["id"], "status": step_status}
+                    )
+                    await patient.next("status", status=step_status)
+                seqs = [
+                    m["seq"]
+                    for m in patient.received
+                    if "seq" in m and m["type"] not in ("hello", "snapshot")
+                ]
+                assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+                # the stream of positions stops with the visit
+                before = len(patient.seen("position"))
+                await doctor.send(
+                    {"type": "position", "lat": HOME[0], "lon": HOME[1], "recorded_at": time.time()}
+                )
+                await doctor.send({"type": "ping"})
+                await doctor.next("pong")
+                await asyncio.sleep(0.2)
+                assert len(patient.seen("position")) == before
+
+
+async def test_handshakes_refused_before_accept(helsinki_router: Router, tmp_path: Path) -> None:
+    async with engine_with_gateway(helsinki_router, tmp_path) as (api, gateway):
+        _, alice = await api.patient()
+        _, mallory = await api.patient()
+        booking = await api.book(alice)
+        with pytest.raises(InvalidStatus) as refused:
+            async with ws(gateway, f"/ws/patient/{booking['id']}", mallory):
+                pass
+        assert refused.value.response.status_code == 404
+        with pytest.raises(InvalidStatus) as refused:
+            async with ws(gateway, f"/ws/patient/{booking['id']}", "not-a-token"):
+                pass
+        assert refused.value.response.status_code == 401
+        with pytest.raises(InvalidStatus) as refused:
+            async with ws(gateway, "/ws/doctor", alice):
+                pass
+        assert refused.value.response.status_code == 403
+        with pytest.raises(InvalidStatus) as refused:
+            async with ws(
+                gateway, f"/ws/patient/{booking['id']}", alice, origin="https://evil.example.org"
+            ):  # type: ignore[arg-type]
+                pass
+        assert refused.value.response.status_code == 403
+        async with ws(gateway, f"/ws/patient/{booking['id']}", alice, origin=ORIGIN) as ok:  # type: ignore[arg-type]
+            assert (await ok.next("snapshot"))["booking_id"] == booking["id"]
+
+
+async def test_resume_replays_missed_events_and_resyncs_past_the_window(
+    helsinki_router: Router, tmp_path: Path
+) -> None:
+    async with engine_with_gateway(helsinki_router, tmp_path) as (api, gateway):
+        _, patient_token = await api.patient()
+        booking = await api.book(patient_token)
+        async with ws(gateway, f"/ws/patient/{booking['id']}", patient_token) as patient:
+            hello = await patient.next("hello")
+        last_seen = hello["seq"]
+        r = await api.client.post(
+            f"/api/v1/bookings/{booking['id']}/messages",
+            json={"content": "are you coming?"},
+            headers=api.auth(patient_token),
+        )
+        assert r.status_code == 201
+        r = await api.client.post(
+            f"/api/v1/bookings/{booking['id']}/cancel",
+            json={"reason": "changed my mind"},
+            headers=api.auth(patient_token),
+        )
+        assert r.status_code == 200
+        await asyncio.sleep(0.1)
+        async with ws(
+            gateway, f"/ws/patient/{booking['id']}?last_seq={last_seen}", patient_token
+        ) as patient:
+            await patient.next("hello")
+            assert (await patient.next("message"))["content"] == "are you coming?"
+            assert (await patient.next("status", status="cancelled"))["seq"] > last_seen
+            assert not patient.seen("resync")
+        # far behind: more events than the replay window since
+        topic = f"booking:{booking['id']}"
+        for i in range(120):
+            await api.runtime.bus.append(
+                topic, {"type": "notice", "booking_id": booking["id"], "message": f"n{i}"}
+            )
+        async with ws(
+            gateway, f"/ws/patient/{booking['id']}?last_seq={last_seen}", patient_token
+        ) as patient:
+            await patient.next("hello")
+            resync = await patient.next("resync")
+            snapshot = await patient.next("snapshot")
+            assert resync["seq"] == snapshot["seq"] and snapshot["status"] == "cancelled"
+
+
+async def test_malformed_oversized_and_flooding_clients_leave_others_alone(
+    helsinki_router: Router, tmp_path: Path
+) -> None:
+    policy = GatewayPolicy(messages_per_s=5, burst=5, flood_drops_before_close=30)
+    async with engine_with_gateway(helsinki_router, tmp_path, policy=policy) as (api, gateway):
+        _, doctor_token = await api.doctor(on_shift_at=NEARBY)
+        _, other_token = await api.doctor(on_shift_at=HOME)
+        async with (
+            ws(gateway, "/ws/doctor", doctor_token) as bad,
+            ws(gateway, "/ws/doctor", other_token) as good,
+        ):
+            await bad.next("hello")
+            await good.next("hello")
+            for junk, code in [
+                ("{not json", "invalid_json"),
+                ("[1, 2]", "invalid_json"),
+                ('{"type": "teleport"}', "unknown_type"),
+                ('{"type": "position", "lat": "NaN", "lon": 24.9}', "invalid_message"),
+                ('{"type": "position", "lat": 95, "lon": 24.9}', "invalid_message"),
+            ]:
+                await bad.send(junk)
+                assert (await bad.next("error"))["code"] == code
+            await asyncio.sleep(1.1)  # the bucket refills
+            await bad.send({"type": "ping"})
+            await bad.next("pong")  # still working
+            # flooding: dropped with a rate_limited error, then closed
+            with contextlib.suppress(ConnectionClosed):
+                for _ in range(200):
+                    await bad.send({"type": "ping"})
+                await bad.next("error", code="rate_limited")
+                while True:  # read on until the server closes it
+                    await asyncio.wait_for(bad.ws.recv(), 5)
+            assert bad.ws.close_code == 4029
+            await good.send({"type": "ping"})
+            await good.next("pong")
+        async with ws(gateway, "/ws/doctor", doctor_token) as big:
+            await big.next("hello")
+            await big.send("x" * 20_000)
+            with contextlib.suppress(ConnectionClosed):
+                while True:
+                    await asyncio.wait_for(big.ws.recv(), 5)
+            assert big.ws.close_code == 1009  # message too big
