@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 
 _APPEND = """
 local seq = redis.call('INCR', KEYS[1])
-data = string.sub(ARGV[1], 1, -2) .. ',"seq":' .. seq .. '}'
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'd', data)
+local data = string.sub(ARGV[1], 1, -2) .. ',"seq":' .. seq .. '}'
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], '*', 'd', data)
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 't', ARGV[4], 'd', data, 'o', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[6])

@@ -270,3 +270,100 @@ async def test_malformed_oversized_and_flooding_clients_leave_others_alone(
                 while True:
                     await asyncio.wait_for(big.ws.recv(), 5)
             assert big.ws.close_code == 1009  # message too big
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.postgis
+@pytest.mark.redis
+async def test_two_gateway_processes_deliver_through_redis(
+    helsinki_router: Router, tmp_path: Path, redis_prefix: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import TEST_REDIS_URL
+
+    async with engine_with_gateway(
+        helsinki_router,
+        tmp_path,
+        backend="postgis",
+        redis_url=TEST_REDIS_URL,
+        redis_prefix=redis_prefix,
+    ) as (api, gateway):
+        port = _free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": api.runtime.config.database_url or "",
+            "REDIS_URL": TEST_REDIS_URL,
+            "TOT_REDIS_PREFIX": redis_prefix,
+            "TOT_JWT_SECRET": api.runtime.config.jwt_secret,
+            "TOT_WS_PORT": str(port),
+        }
+        other = subprocess.Popen([sys.executable, "-m", "tot", "gateway"], env=env)
+        try:
+            for _ in range(100):  # wait until it listens
+                try:
+                    _, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.close()
+                    break
+                except OSError:
+                    await asyncio.sleep(0.1)
+            remote = f"ws://127.0.0.1:{port}"
+            doctor_id, doctor_token = await api.doctor(on_shift_at=NEARBY)
+            _, patient_token = await api.patient()
+            async with connect(f"{remote}/ws/doctor?token={doctor_token}", compression=None) as d:
+                doctor = Socket(d)
+                await doctor.next("hello")
+                booking = await api.book(patient_token)
+                offer = await doctor.next(
+                    "offer", booking_id=booking["id"]
+                )  # engine -> Redis -> gateway 2
+                async with (
+                    ws(gateway, f"/ws/patient/{booking['id']}", patient_token) as patient,
+                    connect(
+                        f"{remote}/ws/patient/{booking['id']}?token={patient_token}",
+                        compression=None,
+                    ) as p2,
+                ):
+                    patient_far = Socket(p2)
+                    await patient.next("snapshot")
+                    await patient_far.next("snapshot")
+                    await doctor.send(
+                        {"type": "accept", "offer_id": offer["offer_id"], "ref": "a1"}
+                    )
+                    assert (await doctor.next("accepted", timeout=10))[
+                        "ref"
+                    ] == "a1"  # gateway 2 -> engine -> back
+                    await patient.next("status", status="assigned")
+                    await patient_far.next("status", status="assigned")
+                    t0 = time.time() + 1
+                    for i in range(3):
+                        await doctor.send(
+                            {
+                                "type": "position",
+                                "lat": NEARBY[0] - 0.0001 * i,
+                                "lon": NEARBY[1],
+                                "recorded_at": t0 + i,
+                            }
+                        )
+                    # a doctor on gateway 2, patients on both: positions cross processes both ways
+                    near = await patient.next("position", timeout=10)
+                    far = await patient_far.next("position", timeout=10)
+                    assert near["doctor_id"] == far["doctor_id"] == doctor_id
+            # the doctor's socket closed on gateway 2: the engine hears it
+            for _ in range(50):
+                if api.runtime.registry.status(doctor_id).name == "OFFLINE":
+                    break
+                await asyncio.sleep(0.1)
+            assert api.runtime.registry.status(doctor_id).name == "OFFLINE"
+        finally:
+            other.terminate()
+            other.wait(timeout=10)
