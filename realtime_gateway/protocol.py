@@ -113,10 +113,13 @@ def _viewport(m: dict[str, Any]) -> dict[str, Any]:
 
 def _override(kind: str) -> Any:
     def check(m: dict[str, Any]) -> dict[str, Any]:
+        reason = _text(m, "reason", 1_000)
+        if not (reason or "").strip():
+            raise ProtocolError("invalid_message", "overrides need a reason, which is kept")
         out: dict[str, Any] = {
             "type": kind,
             "booking_id": _text(m, "booking_id", 128),
-            "reason": _text(m, "reason", 1_000),
+            "reason": reason,
         }
         if kind == "assign":
             out["doctor_id"] = _text(m, "doctor_id", 128)

@@ -50,25 +50,25 @@ class Socket:
             message if isinstance(message, bytes | str) else orjson.dumps(message).decode()
         )
 
-    async def next(self, kind: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+    async def next(self, message_type: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             for i, m in enumerate(self.received):
                 if i in self._taken:
                     continue
-                if m.get("type") == kind and all(m.get(k) == v for k, v in match.items()):
+                if m.get("type") == message_type and all(m.get(k) == v for k, v in match.items()):
                     self._taken.add(i)
                     return m
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(
-                    f"no {kind} {match} in {[m.get('type') for m in self.received]}"
+                    f"no {message_type} {match} in {[m.get('type') for m in self.received]}"
                 )
             try:
                 raw = await asyncio.wait_for(self.ws.recv(), left)
             except TimeoutError:
                 raise AssertionError(
-                    f"no {kind} {match} in {[m.get('type') for m in self.received]}: {self.received[-3:]}"
+                    f"no {message_type} {match} in {[m.get('type') for m in self.received]}: {self.received[-3:]}"
                 ) from None
             self.received.append(orjson.loads(raw))
 
@@ -367,3 +367,196 @@ async def test_two_gateway_processes_deliver_through_redis(
         finally:
             other.terminate()
             other.wait(timeout=10)
+
+
+async def test_operators_see_alerts_the_city_and_override(
+    helsinki_router: Router, tmp_path: Path
+) -> None:
+    async with engine_with_gateway(helsinki_router, tmp_path) as (api, gateway):
+        doctor_id, doctor_token = await api.doctor(on_shift_at=NEARBY)
+        other_id, _ = await api.doctor(on_shift_at=HOME)
+        _, patient_token = await api.patient()
+        operator_id, operator_token = await api.staff("operator")
+        _, patient2 = await api.patient()
+        async with ws(gateway, "/ws/operator", operator_token) as op:
+            await op.next("hello")
+            await op.send(
+                {"type": "viewport", "south": 60.15, "west": 24.90, "north": 60.19, "east": 24.98}
+            )
+            feed = await op.next("feed")
+            assert {d["doctor_id"] for d in feed["doctors"]} == {doctor_id, other_id}
+            booking = await api.book(patient_token)
+            await op.next("status", booking_id=booking["id"], status="offered")
+            # an emergency: operators are alerted at once
+            emergency = await api.book(patient2, call_type="chest_pain", is_emergency=True)
+            alert = await op.next("alert", booking_id=emergency["id"], kind="emergency")
+            assert "103" in alert["detail"]
+            # an override, with its reason, over the socket
+            await op.send(
+                {
+                    "type": "assign",
+                    "booking_id": booking["id"],
+                    "doctor_id": other_id,
+                    "reason": "closest by phone",
+                    "ref": 7,
+                }
+            )
+            done = await op.next("done", ref=7)
+            assert done["status"] == "assigned"
+            await op.send({"type": "cancel", "booking_id": booking["id"], "reason": ""})
+            assert (await op.next("error"))["code"] == "invalid_message"
+            await op.send(
+                {"type": "assign", "booking_id": "nope", "doctor_id": other_id, "reason": "x"}
+            )
+            assert (await op.next("error"))["code"] == "not_found"
+        stored = await api.runtime.bookings.store.load(booking["id"])
+        assert stored is not None and stored.history[-1].reason == "closest by phone"
+        assert operator_id in stored.history[-1].updated_by
+        # doctors and patients are not operators
+        with pytest.raises(InvalidStatus) as refused:
+            async with ws(gateway, "/ws/operator", doctor_token):
+                pass
+        assert refused.value.response.status_code == 403
+
+
+async def test_a_silent_doctor_goes_offline_and_the_offer_moves_on(
+    helsinki_router: Router, tmp_path: Path
+) -> None:
+    policy = GatewayPolicy(doctor_silence_s=0.5)
+    async with engine_with_gateway(helsinki_router, tmp_path, policy=policy) as (api, gateway):
+        quiet_id, quiet_token = await api.doctor(on_shift_at=NEARBY)
+        _, patient_token = await api.patient()
+        async with ws(gateway, "/ws/doctor", quiet_token) as quiet:
+            await quiet.next("hello")
+            booking = await api.book(patient_token)
+            await quiet.next("offer", booking_id=booking["id"])
+            with contextlib.suppress(ConnectionClosed):
+                while True:
+                    await asyncio.wait_for(quiet.ws.recv(), 10)
+            assert quiet.ws.close_code == 4408
+        assert api.runtime.registry.status(quiet_id).name == "OFFLINE"
+        seen = await api.client.get(
+            f"/api/v1/bookings/{booking['id']}", headers=api.auth(patient_token)
+        )
+        assert seen.json()["status"] == "searching"  # the offer ended when the doctor left
+        # coming back online makes the doctor available again
+        async with ws(gateway, "/ws/doctor", quiet_token) as back:
+            await back.next("hello")
+            assert api.runtime.registry.status(quiet_id).name == "AVAILABLE"
+
+
+async def test_far_positions_are_coarse_and_reassignment_switches_the_stream(
+    helsinki_router: Router, tmp_path: Path
+) -> None:
+    far_point = (60.1868, 24.9520)  # about 2 km north of the patient
+    async with engine_with_gateway(helsinki_router, tmp_path) as (api, gateway):
+        first_id, first_token = await api.doctor(on_shift_at=far_point)
+        second_id, second_token = await api.doctor(on_shift_at=NEARBY)
+        _, patient_token = await api.patient()
+        _, operator_token = await api.staff("operator")
+        booking = await api.book(patient_token)
+        r = await api.client.post(
+            f"/api/v1/operator/bookings/{booking['id']}/assign",
+            json={"doctor_id": first_id, "reason": "test: the far one", "release_current": False},
+            headers=api.auth(operator_token),
+        )
+        assert r.status_code == 200, r.text
+        async with (
+            ws(gateway, "/ws/doctor", first_token) as first,
+            ws(gateway, "/ws/doctor", second_token) as second,
+            ws(gateway, f"/ws/patient/{booking['id']}", patient_token) as patient,
+        ):
+            await patient.next("snapshot")
+            t = time.time() + 1
+            await first.send(
+                {
+                    "type": "position",
+                    "lat": far_point[0] + 0.00003,
+                    "lon": far_point[1],
+                    "recorded_at": t,
+                }
+            )
+            coarse = await patient.next("position")
+            assert coarse["coarse"] is True and coarse["doctor_id"] == first_id
+            assert coarse["lat"] != pytest.approx(far_point[0] + 0.00003, abs=1e-6)
+            assert round(coarse["lat"] / 0.005) * 0.005 == pytest.approx(coarse["lat"])
+            # reassigned: the first doctor's positions stop, the second's start
+            r = await api.client.post(
+                f"/api/v1/operator/bookings/{booking['id']}/assign",
+                json={
+                    "doctor_id": second_id,
+                    "reason": "closer doctor free",
+                    "release_current": False,
+                },
+                headers=api.auth(operator_token),
+            )
+            assert r.status_code == 200, r.text
+            await patient.next("doctor_released")
+            await first.send(
+                {
+                    "type": "position",
+                    "lat": far_point[0] + 0.00006,
+                    "lon": far_point[1],
+                    "recorded_at": t + 1,
+                }
+            )
+            await second.send(
+                {
+                    "type": "position",
+                    "lat": NEARBY[0],
+                    "lon": NEARBY[1] + 0.00003,
+                    "recorded_at": t + 1,
+                }
+            )
+            nxt = await patient.next("position")
+            assert nxt["doctor_id"] == second_id and nxt["coarse"] is False
+            await first.send({"type": "ping"})
+            await first.next("pong")
+            await asyncio.sleep(0.1)
+            assert all(p["doctor_id"] == second_id for p in patient.seen("position")[1:])
+
+
+async def test_a_slow_watcher_holds_only_the_newest_position(
+    helsinki_router: Router, tmp_path: Path
+) -> None:
+    async with engine_with_gateway(helsinki_router, tmp_path) as (api, gateway):
+        doctor_id, doctor_token = await api.doctor(on_shift_at=NEARBY)
+        _, patient_token = await api.patient()
+        booking = await api.book(patient_token)
+        offer = api.runtime.bookings.open_offers_for(
+            __import__("services.auth", fromlist=["Principal"]).Principal(
+                doctor_id, __import__("accounts").Role.DOCTOR
+            )
+        )[0][0]
+        async with (
+            ws(gateway, "/ws/doctor", doctor_token) as doctor,
+            ws(gateway, f"/ws/patient/{booking['id']}", patient_token) as patient,
+        ):
+            await doctor.send({"type": "accept", "offer_id": offer.offer_id})
+            await doctor.next("accepted")
+            await patient.next("snapshot")
+            client = next(c for c in gateway.clients if c.booking_id == booking["id"])
+            client.wake.clear()
+            # Stop the watcher's writer (a client that does not read), then pour fixes in.
+            original = client.connection.send
+
+            async def stalled(*a: Any, **k: Any) -> None:
+                await asyncio.sleep(3600)
+
+            client.connection.send = stalled  # type: ignore[method-assign]
+            t = time.time() + 1
+            for i in range(30):
+                await doctor.send(
+                    {
+                        "type": "position",
+                        "lat": NEARBY[0] + 0.00001 * i,
+                        "lon": NEARBY[1],
+                        "recorded_at": t + i * 0.5,
+                    }
+                )
+            await doctor.send({"type": "ping"})
+            await doctor.next("pong")
+            assert client.position is not None and len(client.events) <= 5
+            newest = orjson.loads(client.position)
+            assert newest["lat"] == pytest.approx(NEARBY[0] + 0.00029)
+            client.connection.send = original  # type: ignore[method-assign]
