@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import numpy as np
 
 from dispatch_core import CandidateSource, DispatchCore, DispatchPolicy
 from dispatch_core.messages import Command, Event
+from dispatch_core.model import WITH_DOCTOR, Booking
 from dispatch_core.ports import BookingStore
 from matching import BatchUpdateResult, DoctorRegistry
 from services.database import require_current_schema
@@ -100,7 +102,13 @@ class Engine:
                 order.update(dict.fromkeys(ids))
             self._unsaved = {}
             failed: dict[str, BaseException] = {}
-            bookings = [b for i in order if (b := self.core.bookings.get(i)) is not None]
+            # Snapshots, taken together before any await: the core keeps deciding while the
+            # store writes, and a half-changed booking must never reach the database.
+            bookings = [_snapshot(b) for i in order if (b := self.core.bookings.get(i)) is not None]
+            # Releases first: the snapshot holds one active booking per doctor, but a doctor
+            # freed by one booking and bound by another in this round must be freed in
+            # storage before the database's one-active-booking index sees the new one.
+            bookings.sort(key=lambda b: b.status in WITH_DOCTOR)
             try:
                 await self.store.save_many(bookings)
             except Exception:
@@ -122,6 +130,15 @@ class Engine:
                     done.set_result(None)
                 else:
                     done.set_exception(error)
+
+
+def _snapshot(booking: Booking) -> Booking:
+    return dataclasses.replace(
+        booking,
+        history=list(booking.history),
+        messages=list(booking.messages),
+        excluded_doctors=set(booking.excluded_doctors),
+    )
 
 
 def positions_into_registry(

@@ -203,6 +203,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    import os
+
+    from tot.server import serve
+
+    if not 1 <= args.doctors <= 5_000 or not 0 < args.calls_per_hour <= 36_000:
+        raise ValueError("--doctors must be 1-5000 and --calls-per-hour within (0, 36000]")
+    if not 0.1 <= args.speed <= 3:
+        raise ValueError("--speed must be within [0.1, 3] (faster would break the 250 km/h check)")
+    if not 0 <= args.emergency_share <= 1:
+        raise ValueError("--emergency-share must be within [0, 1]")
+    values = {
+        "TOT_DEMO_DOCTORS": args.doctors, "TOT_DEMO_CALLS_PER_HOUR": args.calls_per_hour,
+        "TOT_DEMO_SPEED": args.speed, "TOT_DEMO_SEED": args.seed,
+        "TOT_DEMO_EMERGENCY_SHARE": args.emergency_share,
+    }  # fmt: skip
+    os.environ.update({k: str(v) for k, v in values.items()})
+    if args.osm is not None:
+        os.environ["TOT_OSM_PATH"] = str(args.osm)
+    if args.cache_dir is not None:
+        os.environ["TOT_GRAPH_CACHE_DIR"] = str(args.cache_dir)
+    if args.port is not None:
+        os.environ["TOT_PORT"] = str(args.port)
+    os.environ.setdefault("TOT_ADMIN_EMAIL", "admin@tot.example.org")
+    os.environ.setdefault("TOT_ADMIN_PASSWORD", "change-me-now-please")
+    serve(Settings(), demo=True)
+    return 0
+
+
 def cmd_gateway(args: argparse.Namespace) -> int:
     import os
 
@@ -298,6 +327,25 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--port", type=int, help="default: $TOT_PORT or 8000")
     _add_osm_options(srv)
     srv.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the engine with a simulated city (doctors driving real roads, patients calling)",
+        description=(
+            "Serve the engine (API, WebSockets, pages) on the embedded defaults with simulated "
+            "doctors and patients, printing live figures. Ctrl-C stops it."
+        ),
+    )
+    demo.add_argument("--doctors", type=int, default=30, help="simulated doctors (default 30)")
+    demo.add_argument(
+        "--calls-per-hour", type=float, default=90.0, help="Poisson rate (default 90)"
+    )
+    demo.add_argument("--emergency-share", type=float, default=0.05, help="default 0.05")
+    demo.add_argument("--speed", type=float, default=1.0, help="driving and visits sped up (<= 3)")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--port", type=int, help="HTTP port (default: $TOT_PORT or 8000)")
+    _add_osm_options(demo)
+    demo.set_defaults(func=cmd_demo)
 
     gw = sub.add_parser(
         "gateway",

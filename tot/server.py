@@ -35,7 +35,12 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
     )
 
 
-def app_from_environment():  # type: ignore[no-untyped-def]
+def demo_app_from_environment():  # type: ignore[no-untyped-def]
+    """The engine with a simulated city (`tot demo`), configured by TOT_DEMO_* variables."""
+    return app_from_environment(demo=True)
+
+
+def app_from_environment(*, demo: bool = False):  # type: ignore[no-untyped-def]
     """An ASGI app built from the environment (for `uvicorn --factory tot.server:app_from_environment`)."""
     settings = Settings()
     config = runtime_config(settings)
@@ -50,6 +55,12 @@ def app_from_environment():  # type: ignore[no-untyped-def]
         )
         await gateway.start(settings.host, settings.ws_port)
         runtime.on_stop.append(gateway.stop)
+        if demo:
+            from tot.demo import CityDemo, demo_config_from_environment
+
+            city = CityDemo(runtime, demo_config_from_environment())
+            await city.start()
+            runtime.on_stop.append(city.stop)
         log.warning(
             "TOT engine: API on http://%s:%d/api/v1 (docs at /docs), WebSockets on ws://%s:%d/ws/",
             settings.host, settings.port, settings.host, settings.ws_port,
@@ -63,13 +74,13 @@ def app_from_environment():  # type: ignore[no-untyped-def]
     return create_app(start, cors_origins=settings.cors_origins)
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, *, demo: bool = False) -> None:
     import uvicorn
 
     if settings.env == "development" and settings.jwt_secret.startswith("tot-development"):
         log.warning("using the development JWT secret; set TOT_JWT_SECRET for anything real")
     uvicorn.run(
-        "tot.server:app_from_environment",
+        "tot.server:demo_app_from_environment" if demo else "tot.server:app_from_environment",
         factory=True,
         host=settings.host,
         port=settings.port,
