@@ -250,7 +250,9 @@ class OperatorUser(HttpUser, _Api):
         started = time.perf_counter()
         try:
             with connect(
-                _ws_url(self.host or "", "/ws/operator", self.token), compression=None, open_timeout=5
+                _ws_url(self.host or "", "/ws/operator", self.token),
+                compression=None,
+                open_timeout=5,
             ) as ws:
                 ws.recv(timeout=5)
                 ws.send(json.dumps({
