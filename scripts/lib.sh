@@ -91,3 +91,11 @@ ensure_redis_running() {
   fi
   redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { log "Redis did not start"; return 1; }
 }
+
+# Debian's Chromium for the pages' browser tests (Playwright drives it; its own browser
+# download does not work offline).
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    apt_install chromium
+  fi
+}

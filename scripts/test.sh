@@ -9,6 +9,7 @@ ensure_venv "[dev]"
 ensure_postgis
 ensure_postgres_running
 ensure_redis_running
+ensure_chromium
 
 log "ruff"
 .venv/bin/ruff check .
