@@ -195,6 +195,8 @@ class Gateway:
                     connection, HTTPStatus.FORBIDDEN, "the doctor channel is for doctors"
                 )
             topic = topic_of_doctor(principal.user_id)
+            if self.realtime is not None:
+                snapshot = self.realtime.doctor_snapshot(principal.user_id)
         elif channel == "operator":
             if principal.role not in (Role.OPERATOR, Role.ADMIN):
                 return _refuse(

@@ -11,7 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from accounts import AccountStore, Role, User
-from dispatch_core.messages import MarkDoctorOffline, MarkDoctorOnline
+from dispatch_core import BookingStatus
+from dispatch_core.messages import (
+    DoctorReleased,
+    Event,
+    MarkDoctorOffline,
+    MarkDoctorOnline,
+    OfferEnded,
+    OfferSent,
+    StatusChanged,
+)
+from dispatch_core.model import TERMINAL, OfferOutcome
 from matching import DoctorProfile, DoctorRegistry, DoctorStatus, FixRejection
 from services.auth import ConflictError, ForbiddenError, NotFoundError, Principal
 from services.engine import Engine
@@ -66,6 +76,7 @@ class DoctorService:
         self.clock = clock
         self.record_fix = record_fix
         self.on_shift: set[str] = set()  # on shift, connected or not (presence is the gateway's)
+        engine.listeners.append(self.follow)
 
     async def _doctor(self, who: Principal) -> User:
         if who.role is not Role.DOCTOR:
@@ -126,6 +137,47 @@ class DoctorService:
         if self.record_fix is not None:
             self.record_fix(LocationFix(who.user_id, lat, lon, accuracy_m, fix_time))
         return self.state(who.user_id)
+
+    def follow(self, events: list[Event]) -> None:
+        """Keep the registry's statuses in step with the core's decisions, for the
+        operators' map and for the ETA of doctors on a visit. (The core itself never
+        offers a doctor it holds elsewhere, whatever the registry says.)"""
+        reg = self.registry
+        core = self.engine.core
+        for e in events:
+            doctor = getattr(e, "doctor_id", None)
+            if doctor is None or doctor not in reg:
+                continue
+            current = reg.status(doctor)
+            if current in (DoctorStatus.OFFLINE, DoctorStatus.ON_BREAK) and not isinstance(
+                e, StatusChanged
+            ):
+                continue
+            if isinstance(e, OfferSent) and current is DoctorStatus.AVAILABLE:
+                reg.set_status(doctor, DoctorStatus.OFFERED)
+            elif isinstance(e, OfferEnded) and e.outcome is not OfferOutcome.ACCEPTED:
+                if current is DoctorStatus.OFFERED and doctor not in core.doctor_offer:
+                    reg.set_status(doctor, DoctorStatus.AVAILABLE)
+            elif isinstance(e, StatusChanged):
+                if current is DoctorStatus.OFFLINE:
+                    continue
+                if e.new_status in (BookingStatus.ASSIGNED, BookingStatus.EN_ROUTE):
+                    reg.set_status(doctor, DoctorStatus.EN_ROUTE)
+                elif e.new_status is BookingStatus.ARRIVED:
+                    booking = core.bookings.get(e.booking_id)
+                    call_type = booking.call_type if booking is not None else None
+                    reg.set_status(doctor, DoctorStatus.ON_VISIT, now_s=e.at_s, call_type=call_type)
+                elif e.new_status in TERMINAL and core.doctor_booking.get(doctor) is None:
+                    if e.new_status is BookingStatus.COMPLETED:
+                        reg.record_visit_completed(doctor)
+                    if current in (DoctorStatus.EN_ROUTE, DoctorStatus.ON_VISIT):
+                        reg.set_status(doctor, DoctorStatus.AVAILABLE)
+            elif (
+                isinstance(e, DoctorReleased)
+                and core.doctor_booking.get(doctor) is None
+                and current in (DoctorStatus.EN_ROUTE, DoctorStatus.ON_VISIT)
+            ):
+                reg.set_status(doctor, DoctorStatus.AVAILABLE)
 
     def state(self, doctor_id: str) -> DoctorState:
         position = self.registry.position(doctor_id)

@@ -417,6 +417,24 @@ class Realtime:
                 },
             )
 
+    def doctor_snapshot(self, doctor_id: str) -> Message:
+        """What a doctor's app needs on (re)connecting: the waiting offer, the current visit."""
+        core = self.engine.core
+        offer_message = None
+        offer_id = core.doctor_offer.get(doctor_id)
+        offer = core.offers.get(offer_id) if offer_id else None
+        if offer is not None and offer.open:
+            sent = OfferSent(offer.offer_id, offer.booking_id, doctor_id, offer.expires_s)
+            offer_message = self._messages_of(sent)[0][1]
+        booking_id = core.doctor_booking.get(doctor_id)
+        booking = core.bookings.get(booking_id) if booking_id else None
+        return {
+            "type": "snapshot", "doctor_id": doctor_id, "offer": offer_message,
+            "booking_id": booking_id, "status": booking.status.value if booking else None,
+            "lat": booking.latitude if booking else None, "lon": booking.longitude if booking else None,
+            "address": booking.address if booking else None,
+        }  # fmt: skip
+
     # -- watchers ------------------------------------------------------------------------
 
     async def authorize_watch(self, who: Principal, booking_id: str) -> dict[str, Any]:

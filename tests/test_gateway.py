@@ -560,3 +560,31 @@ async def test_a_slow_watcher_holds_only_the_newest_position(
             newest = orjson.loads(client.position)
             assert newest["lat"] == pytest.approx(NEARBY[0] + 0.00029)
             client.connection.send = original  # type: ignore[method-assign]
+
+
+async def test_the_registry_follows_the_visit(helsinki_router: Router, tmp_path: Path) -> None:
+    async with engine_with_gateway(helsinki_router, tmp_path) as (api, gateway):
+        doctor_id, doctor_token = await api.doctor(on_shift_at=NEARBY)
+        _, patient_token = await api.patient()
+        registry = api.runtime.registry
+        assert registry.status(doctor_id).name == "AVAILABLE"
+        booking = await api.book(patient_token)
+        assert registry.status(doctor_id).name == "OFFERED"
+        async with ws(gateway, "/ws/doctor", doctor_token) as doctor:
+            # the offer was made before the socket opened: the snapshot carries it
+            offer = (await doctor.next("snapshot"))["offer"]
+            assert offer["booking_id"] == booking["id"] and offer["ttl_s"] > 0
+            await doctor.send({"type": "accept", "offer_id": offer["offer_id"]})
+            await doctor.next("accepted")
+            assert registry.status(doctor_id).name == "EN_ROUTE"
+            for status, expected in [
+                ("en_route", "EN_ROUTE"),
+                ("arrived", "ON_VISIT"),
+                ("in_progress", "ON_VISIT"),
+                ("completed", "AVAILABLE"),
+            ]:
+                await doctor.send(
+                    {"type": "progress", "booking_id": booking["id"], "status": status}
+                )
+                await doctor.next("progressed", status=status)
+                assert registry.status(doctor_id).name == expected, status
