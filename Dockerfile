@@ -86,6 +86,8 @@ RUN python -c "import routingkit_cch, osmium" \
  && tot graph build
 
 ENTRYPOINT ["tot"]
-# For now the engine's only job is routing: the default runs a demo trip (Central
-# Railway Station -> Old Market Hall). Later issues switch CMD to the API server.
-CMD ["route", "--from", "60.1710,24.9414", "--to", "60.1673,24.9534"]
+# The engine: HTTP API and pages on 8000, WebSockets on 8001. `tot demo` instead runs it
+# with a simulated city.
+EXPOSE 8000 8001
+ENV TOT_HOST=0.0.0.0
+CMD ["serve"]
