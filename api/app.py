@@ -10,9 +10,11 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 
-from api import errors
+from api import errors, openapi
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from api.pages import install_pages
 from api.routes import admin, auth, bookings, doctors, operators
+from api.routes import map as map_routes  # "map" alone would shadow the builtin
 from api.schemas import Health
 from api.security import RuntimeDep, public
 from services.runtime import Runtime
@@ -42,17 +44,11 @@ def create_app(
         description="Doctors to patients' homes: accounts, bookings, doctors' shifts, "
         "operators' overrides. Errors are RFC 9457 problem documents.",
         lifespan=lifespan,
-        responses={
-            401: {"model": errors_model(), "description": "no valid access token"},
-            403: {"model": errors_model(), "description": "not allowed for this role"},
-            404: {"model": errors_model(), "description": "no such thing, or not yours"},
-            422: {"model": errors_model(), "description": "invalid request"},
-            429: {"model": errors_model(), "description": "rate limited; see Retry-After"},
-        },
     )
     errors.install(app)
+    openapi.install(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, bookings, doctors, operators, admin):
+    for module in (auth, bookings, doctors, operators, admin, map_routes):
         api.include_router(module.router)
     api.add_api_route(
         "/health",
@@ -69,9 +65,10 @@ def create_app(
         dependencies=[Depends(public())],
         tags=["health"],
         summary="Readiness: storage answers",
-        responses={503: {"model": Health}},
+        responses={503: {"model": Health, "description": "storage does not answer"}},
     )
     app.include_router(api)
+    install_pages(app)
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -83,12 +80,6 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app
-
-
-def errors_model() -> type:
-    from api.schemas import Problem
-
-    return Problem
 
 
 async def health() -> Health:

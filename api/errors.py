@@ -9,7 +9,9 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from services.auth import AuthError, ConflictError, ForbiddenError, NotFoundError
 from services.bookings import InvalidRequestError
@@ -69,6 +71,20 @@ def _safe_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of the resource Starlette matched (the first route whose path fits),
+    from every route declared at that same path: Starlette names only the one route's."""
+    methods: set[str] = set()
+    matched_path = None
+    for route in iter_route_contexts(request.app.routes):
+        match, _ = route.matches(request.scope)
+        if match is Match.NONE or matched_path not in (None, route.path):
+            continue
+        matched_path = route.path
+        methods |= route.methods or set()
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     simple: dict[type[Exception], int] = {
         AuthError: 401,
@@ -100,11 +116,17 @@ def install(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        return problem(request, exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return problem(request, exc.status_code, str(exc.detail), headers=headers)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(request, 500, "an unexpected error; it has been logged")
+        # Starlette answers this one outside every middleware: add the request id here.
+        request_id = request.scope.get("tot.request_id")
+        headers = {"X-Request-ID": request_id} if request_id else None
+        return problem(request, 500, "an unexpected error; it has been logged", headers=headers)
 
     app.add_exception_handler(TooManyRequestsError, too_many)
     app.add_exception_handler(RequestValidationError, validation)

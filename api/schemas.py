@@ -3,33 +3,132 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+import email_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from accounts import Role
 from dispatch_core import BookingStatus, Priority
+from matching import Exclusion
 
 
 class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
+    """A request body. What the OpenAPI document says is what is checked: constraints
+    apply to the text as sent (surrounding whitespace is trimmed afterwards, from free
+    text only), numbers and booleans are JSON numbers and booleans (no "5" or "yes"),
+    times are RFC 3339 date-times with an offset."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Output(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False)
 
 
-Latitude = Annotated[float, Field(ge=-90, le=90, description="degrees, WGS 84")]
-Longitude = Annotated[float, Field(ge=-180, le=180, description="degrees, WGS 84")]
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+def _rfc3339(value: Any) -> Any:
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2025-01-31T09:30:00Z")
+    return value
+
+
+def _email(value: str) -> str:
+    # Syntax only (no DNS), and the reserved `.test` domain is an address like any other.
+    try:
+        checked = email_validator.validate_email(
+            value, check_deliverability=False, test_environment=True
+        )
+    except email_validator.EmailNotValidError as exc:
+        raise ValueError(f"not a valid e-mail address: {exc}") from None
+    return str(checked.normalized)
+
+
+def _strip(value: str) -> str:
+    return value.strip()
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL cannot store NUL in text
+# ...and something besides whitespace: Python's whitespace (what str.strip() removes),
+# spelled out, as \s differs between the regex engines (ECMA 262 leaves out \x1c-\x1f
+# and \x85, which strip() removes).
+_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"
+
+Bool = Annotated[bool, Strict()]
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339),
+    Field(description="an RFC 3339 date-time with an offset, in the years 1900 to 9998"),
+]
+Email = Annotated[
+    str,
+    StringConstraints(max_length=254),
+    AfterValidator(_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
+]
+# Constraints before the type check, or pydantic leaves them out of the JSON Schema.
+Latitude = Annotated[
+    float, Field(ge=-90, le=90, description="degrees, WGS 84"), BeforeValidator(_json_number)
+]
+Longitude = Annotated[
+    float, Field(ge=-180, le=180, description="degrees, WGS 84"), BeforeValidator(_json_number)
+]
 Password = Annotated[str, StringConstraints(min_length=10, max_length=128)]
-Name = Annotated[str, StringConstraints(max_length=100)]
+Name = Annotated[str, StringConstraints(max_length=100, pattern=NO_NUL), AfterValidator(_strip)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{7,15}$")]
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=1_000)]
+Reason = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=1_000, pattern=NOT_BLANK),
+    AfterValidator(_strip),
+]
 CallType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,63}$")]
 ClinicId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 Specialization = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,63}$")]
+# Free text, trimmed; NUL is refused. `Said*` must hold more than whitespace.
+Text64 = Annotated[str, StringConstraints(max_length=64, pattern=NO_NUL), AfterValidator(_strip)]
+Text500 = Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL), AfterValidator(_strip)]
+Text4000 = Annotated[
+    str, StringConstraints(max_length=4_000, pattern=NO_NUL), AfterValidator(_strip)
+]
+Said64 = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=NOT_BLANK), AfterValidator(_strip)
+]
+Said200 = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK), AfterValidator(_strip)
+]
+Said4000 = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=4_000, pattern=NOT_BLANK),
+    AfterValidator(_strip),
+]
+
+
+def _no_defaults(schema: dict[str, Any]) -> None:
+    """For partial updates: a field left out stays as it is, so it has no default."""
+    for field in schema.get("properties", {}).values():
+        field.pop("default", None)
 
 
 def at(epoch_s: float | None) -> datetime | None:
@@ -40,7 +139,7 @@ def at(epoch_s: float | None) -> datetime | None:
 
 
 class RegisterPatient(Input):
-    email: EmailStr
+    email: Email
     password: Password
     first_name: Name = ""
     last_name: Name = ""
@@ -49,21 +148,27 @@ class RegisterPatient(Input):
 
 class RegisterDoctor(RegisterPatient):
     specialization: Specialization = "general"
-    license_number: Annotated[str, StringConstraints(min_length=3, max_length=64)]
-    license_expires_at: datetime | None = None
-    experience_years: Annotated[int, Field(ge=0, le=80)] = 0
+    license_number: Annotated[
+        str,
+        StringConstraints(min_length=3, max_length=64, pattern=NOT_BLANK),
+        AfterValidator(_strip),
+    ]
+    license_expires_at: Timestamp | None = None
+    experience_years: Annotated[int, Field(ge=0, le=80), BeforeValidator(_json_number)] = 0
     languages: Annotated[list[LanguageCode], Field(max_length=10)] = ["ru"]
-    treats_adults: bool = True
-    treats_children: bool = False
+    treats_adults: Bool = True
+    treats_children: Bool = False
 
 
 class Login(Input):
-    email: EmailStr
+    email: Email
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 class RefreshIn(Input):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    refresh_token: Annotated[
+        str, StringConstraints(min_length=1, max_length=4096), AfterValidator(_strip)
+    ]
 
 
 class TokensOut(Output):
@@ -113,10 +218,21 @@ class DoctorPublic(Output):
 
 
 class ProfileUpdate(Input):
-    first_name: Name | None = None
-    last_name: Name | None = None
+    """Only the fields sent change; `phone: null` removes the phone."""
+
+    model_config = ConfigDict(json_schema_extra=_no_defaults)
+
+    first_name: Name | SkipJsonSchema[None] = None
+    last_name: Name | SkipJsonSchema[None] = None
     phone: Phone | None = None
-    languages: Annotated[list[LanguageCode], Field(max_length=10)] | None = None
+    languages: Annotated[list[LanguageCode], Field(max_length=10)] | SkipJsonSchema[None] = None
+
+    @field_validator("first_name", "last_name", "languages", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null; leave the field out to keep it as it is")
+        return value
 
 
 class UserPage(Output):
@@ -146,15 +262,15 @@ class BlockIn(Input):
 class ShiftStart(Input):
     latitude: Latitude
     longitude: Longitude
-    accuracy_m: Annotated[float, Field(ge=0, le=10_000)] = 10.0
+    accuracy_m: Annotated[float, Field(ge=0, le=10_000), BeforeValidator(_json_number)] = 10.0
 
 
 class PositionIn(ShiftStart):
-    recorded_at: datetime | None = Field(default=None, description="when the fix was taken")
+    recorded_at: Timestamp | None = Field(default=None, description="when the fix was taken")
 
 
 class AvailabilityIn(Input):
-    available: bool
+    available: Bool
 
 
 class DoctorStateOut(Output):
@@ -168,9 +284,9 @@ class DoctorStateOut(Output):
 
 class DocumentIn(Input):
     kind: Literal["license", "diploma", "id", "certificate"]
-    number: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    issued_by: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    valid_until: datetime | None = None
+    number: Said64
+    issued_by: Said200
+    valid_until: Timestamp | None = None
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
@@ -190,14 +306,14 @@ class DocumentOut(Output):
 class VisitIn(Input):
     latitude: Latitude
     longitude: Longitude
-    address: Annotated[str, StringConstraints(max_length=500)] = ""
-    symptoms: Annotated[str, StringConstraints(max_length=4_000)] = ""
-    notes: Annotated[str, StringConstraints(max_length=4_000)] = ""
+    address: Text500 = ""
+    symptoms: Text4000 = ""
+    notes: Text4000 = ""
     call_type: CallType = "home_visit"
     priority: Literal["normal", "urgent"] = "normal"
-    is_emergency: bool = False
-    emergency_type: Annotated[str, StringConstraints(max_length=64)] | None = None
-    scheduled_at: datetime | None = None
+    is_emergency: Bool = False
+    emergency_type: Text64 | None = None
+    scheduled_at: Timestamp | None = None
     clinic_id: ClinicId | None = None
 
 
@@ -259,16 +375,18 @@ class CancelIn(Input):
 
 
 class MessageIn(Input):
-    content: Annotated[str, StringConstraints(min_length=1, max_length=4_000)]
+    content: Said4000
 
 
 class DeclineIn(Input):
-    reason: Annotated[str, StringConstraints(max_length=1_000)] = ""
+    reason: Reason
 
 
 class ProgressIn(Input):
     status: Literal["en_route", "arrived", "in_progress", "completed"]
-    final_price: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
+    final_price: (
+        Annotated[float, Field(ge=0, le=1_000_000), BeforeValidator(_json_number)] | None
+    ) = None
 
 
 class OfferOut(Output):
@@ -289,9 +407,9 @@ class OfferOut(Output):
 
 
 class AssignIn(Input):
-    doctor_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    doctor_id: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)]
     reason: Reason
-    release_current: bool = Field(
+    release_current: Bool = Field(
         default=False, description="free the doctor from the booking they hold first"
     )
 
@@ -311,6 +429,41 @@ class LiveBookings(Output):
 
 class LiveDoctors(Output):
     doctors: list[DoctorStateOut]
+
+
+class CandidateOut(Output):
+    """One doctor the matcher looked at: their numbers, or why they were left out."""
+
+    doctor_id: str
+    distance_m: float
+    eta_s: float | None
+    visit_remainder_s: float
+    rating: float | None
+    visits_today: int | None
+    cost_s: float | None
+    rank: int | None = Field(description="1 = offered first; null when not a candidate")
+    excluded: Exclusion | None
+
+
+class DecisionOut(Output):
+    """Why the offers went where they went."""
+
+    call_id: str
+    decided_at_s: float | None = Field(
+        default=None, description="epoch seconds; null when no decision has been made yet"
+    )
+    ranking: list[str] = Field(description="doctor ids in offer order")
+    considered: list[CandidateOut]
+
+
+class AuditEntryOut(Output):
+    at_s: float = Field(description="epoch seconds")
+    actor_id: str
+    actor_role: str
+    action: str = Field(examples=["booking.read", "user.block"])
+    request_id: str
+    ip: str
+    detail: str
 
 
 class Problem(Output):

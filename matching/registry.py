@@ -667,10 +667,25 @@ class DoctorRegistry:
         """Doctors whose last fix lies in the box (an operator's map view), by id.
 
         H3 cells covering the box narrow the search; each doctor is then checked exactly.
+        A box that would take more cells than there are doctors to look at (a country, the
+        world: millions of cells, seconds of work) checks every indexed doctor instead, as
+        does one 180 degrees wide or more, which an H3 polygon (edges the short way round
+        the globe) cannot describe.
         """
         if not (-90 <= south <= north <= 90 and -180 <= west <= east <= 180):
             raise ValueError("viewport must have south <= north and west <= east, in range")
         self._refresh_cells()
+        wanted = None if statuses is None else {int(s) for s in statuses}
+        indexed = np.flatnonzero(self._cell != 0)
+        if (
+            east - west >= 180
+            or self._viewport_cells_estimate(south, west, north, east) > 4 * indexed.size + 64
+        ):
+            lat, lon = self._lat[indexed], self._lon[indexed]
+            inside = (south <= lat) & (lat <= north) & (west <= lon) & (lon <= east)
+            if wanted is not None:
+                inside &= np.isin(self._status[indexed], list(wanted))
+            return sorted(self.doctor_ids(indexed[inside].tolist()))
         poly = h3.LatLngPoly([(south, west), (south, east), (north, east), (north, west)])
         # Every cell whose bounding box touches the box (a superset; filtered exactly below).
         # "center" containment would miss doctors in cells that straddle a thin box's edge.
@@ -678,7 +693,6 @@ class DoctorRegistry:
             h3.h3shape_to_cells_experimental(poly, self.h3_resolution, "bbox_overlap")
         )
         cells.add(h3.latlng_to_cell((south + north) / 2, (west + east) / 2, self.h3_resolution))
-        wanted = None if statuses is None else {int(s) for s in statuses}
         out = []
         for cell in cells:
             for slot in self._cells.get(cell, ()):
@@ -687,6 +701,22 @@ class DoctorRegistry:
                 if south <= self._lat[slot] <= north and west <= self._lon[slot] <= east:
                     out.append(slot)
         return sorted(self.doctor_ids(out))
+
+    def _viewport_cells_estimate(
+        self, south: float, west: float, north: float, east: float
+    ) -> float:
+        """Roughly how many cells cover the box: its area, plus the cells its edges cut."""
+        km_per_deg = math.pi * EARTH_RADIUS_M / 180_000
+        height_km = (north - south) * km_per_deg
+        width_km = (east - west) * km_per_deg * math.cos(math.radians((south + north) / 2))
+        res = self.h3_resolution
+        area_cells = height_km * width_km / float(h3.average_hexagon_area(res, "km^2"))
+        edge_cells = (
+            2
+            * (height_km + (east - west) * km_per_deg)
+            / float(h3.average_hexagon_edge_length(res, "km"))
+        )
+        return area_cells + edge_cells
 
     def supply_and_demand(
         self, demand: Iterable[tuple[float, float]], now_s: float

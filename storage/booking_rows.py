@@ -49,7 +49,12 @@ def from_time(value: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value.timestamp()
+        moment: datetime = value
+        if moment.tzinfo is None:
+            # asyncpg hands back +-infinity as naive datetime.max/min; naive .timestamp()
+            # would read them as local time (and fail on datetime.min: "year 0").
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
     return float(value)
 
 

@@ -31,6 +31,7 @@ class Api:
     client: httpx.AsyncClient
     admin_token: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
+    app: Any = None  # the FastAPI app behind `client`, to serve it some other way too
 
     def auth(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -127,7 +128,7 @@ async def running_api(
             app.state.runtime = runtime
             transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
             async with httpx.AsyncClient(transport=transport, base_url="http://tot.test") as client:
-                api = Api(runtime, client)
+                api = Api(runtime, client, app=app)
                 api.admin_token = (await api.login(ADMIN_EMAIL, ADMIN_PASSWORD))["access_token"]
                 yield api
         finally:

@@ -612,6 +612,141 @@ async def test_request_ids_sizes_cors_and_health(api: Api) -> None:
     assert r.status_code == 422 and problem_of(r)
 
 
+# -- what schemathesis found (tests/test_api_schema.py): each was a 500, a hang or a lie ----------
+
+
+async def test_a_partial_profile_update_refuses_null_for_what_cannot_be_null(api: Api) -> None:
+    _, patient = await api.patient()
+    for field in ("languages", "first_name", "last_name"):  # languages: null was a 500
+        r = await api.client.patch("/api/v1/auth/me", json={field: None}, headers=api.auth(patient))
+        assert r.status_code == 422 and field in str(problem_of(r)["errors"])
+    r = await api.client.patch(
+        "/api/v1/auth/me",
+        json={"first_name": "  Anna ", "phone": None},
+        headers=api.auth(patient),
+    )
+    assert r.status_code == 200 and r.json()["first_name"] == "Anna" and r.json()["phone"] is None
+
+
+async def test_text_with_nul_is_refused_at_the_edge(api: Api) -> None:
+    # The stores cannot keep NUL (PostgreSQL refuses it): it was a 500 on registration, and
+    # a 500 on PostGIS for an id in a path or query.
+    body = {
+        "email": "nul@tot.example.org",
+        "password": PASSWORD,
+        "license_number": "LIC-12345",
+        "last_name": "a\u0000b",
+    }
+    r = await api.client.post("/api/v1/auth/register/doctor", json=body)
+    assert r.status_code == 422 and "last_name" in str(problem_of(r)["errors"])
+    _, patient = await api.patient()
+    for path in ("/api/v1/bookings/a%00b", "/api/v1/bookings?patient_id=a%00b"):
+        r = await api.client.get(path, headers=api.auth(patient))
+        assert r.status_code == 422 and problem_of(r)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("latitude", "60.17"),  # numbers are JSON numbers
+        ("is_emergency", "yes"),  # booleans are JSON booleans
+        ("is_emergency", 1),
+        ("scheduled_at", 1_900_000_000),  # date-times are RFC 3339 text
+        ("scheduled_at", "2030-01-01T10:00:00"),  # with an offset
+        ("scheduled_at", "2030-01-01"),
+        ("address", "x\u0000y"),
+    ],
+)
+async def test_visit_fields_are_what_the_schema_says(api: Api, field: str, value: object) -> None:
+    _, patient = await api.patient()
+    body = {"latitude": HOME[0], "longitude": HOME[1], field: value}
+    r = await api.client.post("/api/v1/bookings", json=body, headers=api.auth(patient))
+    assert r.status_code == 422 and field in str(problem_of(r)["errors"])
+
+
+async def test_a_date_time_outside_the_calendar_in_utc_is_a_422(api: Api) -> None:
+    # Valid RFC 3339, yet year 0 in UTC: it was stored, then failed to render (500); and
+    _, patient = await api.patient()
+    # 0001-01-01T00:00:00Z went into PostgreSQL as -infinity, and back as a 500 for every
+    # later listing of users.
+    for moment in (
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:30:00-01:00",
+        "0001-01-01T00:00:00Z",
+        "1899-12-31T23:59:59Z",
+    ):
+        body = {"latitude": HOME[0], "longitude": HOME[1], "scheduled_at": moment}
+        r = await api.client.post("/api/v1/bookings", json=body, headers=api.auth(patient))
+        assert r.status_code == 422 and "scheduled_at" in problem_of(r)["detail"]  # type: ignore[operator]
+
+
+def test_a_time_stored_as_infinity_reads_back() -> None:
+    # asyncpg returns PostgreSQL's -infinity as a naive datetime.min: that was "year 0".
+    from storage.booking_rows import from_time
+
+    assert from_time(datetime.min) == datetime.min.replace(tzinfo=UTC).timestamp()
+    assert from_time(datetime(2030, 1, 1)) == datetime(2030, 1, 1, tzinfo=UTC).timestamp()
+
+
+async def test_a_decline_needs_a_reason_as_the_schema_says(api: Api) -> None:
+    _, doctor = await api.doctor(on_shift_at=NEARBY)
+    _, patient = await api.patient()
+    await api.book(patient)
+    offers = (await api.client.get("/api/v1/offers", headers=api.auth(doctor))).json()
+    assert offers
+    url = f"/api/v1/offers/{offers[0]['offer_id']}/decline"
+    for body in ({}, {"reason": "   "}):  # the schema said optional; the core then refused
+        r = await api.client.post(url, json=body, headers=api.auth(doctor))
+        assert r.status_code == 422 and "reason" in str(problem_of(r)["errors"])
+    r = await api.client.post(url, json={"reason": "stuck in traffic"}, headers=api.auth(doctor))
+    assert r.status_code == 204
+
+
+async def test_405_names_every_method_of_the_resource(api: Api) -> None:
+    _, patient = await api.patient()
+    r = await api.client.request("OPTIONS", "/api/v1/auth/me", headers=api.auth(patient))
+    assert r.status_code == 405 and r.headers["allow"] == "GET, PATCH"  # was "GET"
+    r = await api.client.put("/api/v1/bookings/estimate", headers=api.auth(patient))
+    assert r.status_code == 405 and r.headers["allow"] == "POST"  # not GET /bookings/{id}'s
+
+
+async def test_an_operator_may_look_at_the_whole_world(api: Api) -> None:
+    # A viewport of millions of H3 cells took seconds with the event loop blocked, and one
+    # 180 degrees wide or more found nobody (an H3 polygon goes the short way round).
+    doctor_id, _ = await api.doctor(on_shift_at=NEARBY)
+    _, operator = await api.staff("operator")
+    started = time.perf_counter()
+    for box in ("-90,-180,90,180", "-20,-20,70,70", "60,-180,61,180"):
+        south, west, north, east = box.split(",")
+        r = await api.client.get(
+            "/api/v1/operator/doctors",
+            params={"south": south, "west": west, "north": north, "east": east},
+            headers=api.auth(operator),
+        )
+        assert r.status_code == 200
+        assert [d["doctor_id"] for d in r.json()["doctors"]] == [doctor_id]
+    assert time.perf_counter() - started < 2.0
+
+
+async def test_an_unexpected_error_is_a_problem_with_the_request_id() -> None:
+    import httpx
+    from fastapi import APIRouter
+
+    app = create_app(lambda: None)  # type: ignore[arg-type, return-value]
+    extra = APIRouter()
+
+    @extra.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    app.include_router(extra)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://tot.test") as client:
+        r = await client.get("/boom", headers={"X-Request-ID": "trace-500"})
+    assert r.status_code == 500 and problem_of(r)["request_id"] == "trace-500"
+    assert r.headers["x-request-id"] == "trace-500"  # the middleware never sees this one
+
+
 def test_production_refuses_a_default_or_short_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import ValidationError
 

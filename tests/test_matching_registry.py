@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -329,6 +330,20 @@ class TestAreaQuestions:
         assert len(everyone) == 400
         assert len(on_visit) == 134
         assert all(reg.status(d) is DoctorStatus.ON_VISIT for d in on_visit)
+
+    def test_a_huge_viewport_is_quick_and_exact(self, reg: DoctorRegistry) -> None:
+        # The world, or a band round it, is millions of H3 cells (it took seconds, with the
+        # event loop blocked): the registry then checks its doctors one by one instead.
+        started = time.perf_counter()
+        assert reg.doctors_in_viewport(-90, -180, 90, 180) == sorted(self.truth)
+        assert reg.doctors_in_viewport(-10, -10, 10, 10) == []
+        band = reg.doctors_in_viewport(60.1, -180, 60.15, 180, statuses=[DoctorStatus.ON_VISIT])
+        assert band == sorted(
+            d
+            for d, (a, _) in self.truth.items()
+            if 60.1 <= a <= 60.15 and reg.status(d) is DoctorStatus.ON_VISIT
+        )
+        assert band and time.perf_counter() - started < 1.0
 
     def test_bad_viewport(self, reg: DoctorRegistry) -> None:
         with pytest.raises(ValueError, match="viewport"):

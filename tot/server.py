@@ -71,7 +71,9 @@ def app_from_environment(*, demo: bool = False):  # type: ignore[no-untyped-def]
         gc.freeze()
         return runtime
 
-    return create_app(start, cors_origins=settings.cors_origins)
+    app = create_app(start, cors_origins=settings.cors_origins)
+    app.state.ws_port = settings.ws_port  # the pages open their WebSockets there
+    return app
 
 
 def serve(settings: Settings, *, demo: bool = False) -> None:

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
 
 from accounts import Role, User
-from api.routes.common import client_ip, request_id
+from api.openapi import problems
+from api.routes.common import Identifier, client_ip, request_id
 from api.routes.doctors import document_out
-from api.schemas import AdminCreateUser, BlockIn, DocumentOut, RoleChange, UserOut, UserPage
+from api.schemas import (
+    NO_NUL,
+    AdminCreateUser,
+    AuditEntryOut,
+    BlockIn,
+    DocumentOut,
+    RoleChange,
+    UserOut,
+    UserPage,
+)
 from api.security import AdminDep, RuntimeDep
 from api.views import user_out
 from services.auth import ConflictError, NotFoundError, Principal, new_id
@@ -39,7 +49,7 @@ async def users(
     who: AdminDep,
     runtime: RuntimeDep,
     role: Role | None = None,
-    clinic_id: Annotated[str | None, Query(max_length=64)] = None,
+    clinic_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     is_verified: bool | None = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -50,7 +60,12 @@ async def users(
     return UserPage(users=[user_out(u) for u in rows], offset=offset, limit=limit)
 
 
-@router.post("/users", status_code=status.HTTP_201_CREATED, summary="Create an account of any role")
+@router.post(
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an account of any role",
+    responses=problems(409),
+)
 async def create_user(
     body: AdminCreateUser, who: AdminDep, runtime: RuntimeDep, request: Request
 ) -> UserOut:
@@ -70,13 +85,13 @@ async def create_user(
 
 
 @router.get("/users/{user_id}", summary="One account")
-async def get_user(user_id: str, who: AdminDep, runtime: RuntimeDep) -> UserOut:
+async def get_user(user_id: Identifier, who: AdminDep, runtime: RuntimeDep) -> UserOut:
     return user_out(await _user(runtime, user_id))
 
 
-@router.put("/users/{user_id}/role", summary="Change a user's role")
+@router.put("/users/{user_id}/role", summary="Change a user's role", responses=problems(409))
 async def change_role(
-    user_id: str, body: RoleChange, who: AdminDep, runtime: RuntimeDep, request: Request
+    user_id: Identifier, body: RoleChange, who: AdminDep, runtime: RuntimeDep, request: Request
 ) -> UserOut:
     user = await _user(runtime, user_id)
     if body.role is Role.CLINIC_ADMIN and body.clinic_id is None:
@@ -91,9 +106,13 @@ async def change_role(
     return user_out(user)
 
 
-@router.post("/users/{user_id}/block", summary="Block an account (its tokens stop working)")
+@router.post(
+    "/users/{user_id}/block",
+    summary="Block an account (its tokens stop working)",
+    responses=problems(409),
+)
 async def block(
-    user_id: str, body: BlockIn, who: AdminDep, runtime: RuntimeDep, request: Request
+    user_id: Identifier, body: BlockIn, who: AdminDep, runtime: RuntimeDep, request: Request
 ) -> UserOut:
     user = await _user(runtime, user_id)
     if user_id == who.user_id:
@@ -104,7 +123,9 @@ async def block(
 
 
 @router.post("/users/{user_id}/unblock", summary="Unblock an account")
-async def unblock(user_id: str, who: AdminDep, runtime: RuntimeDep, request: Request) -> UserOut:
+async def unblock(
+    user_id: Identifier, who: AdminDep, runtime: RuntimeDep, request: Request
+) -> UserOut:
     user = await _user(runtime, user_id)
     await runtime.auth.unblock(user)
     _audit(runtime, who, "user.unblock", user_id, request)
@@ -112,7 +133,9 @@ async def unblock(user_id: str, who: AdminDep, runtime: RuntimeDep, request: Req
 
 
 @router.post("/doctors/{doctor_id}/verify", summary="Verify a doctor: they may go online")
-async def verify(doctor_id: str, who: AdminDep, runtime: RuntimeDep, request: Request) -> UserOut:
+async def verify(
+    doctor_id: Identifier, who: AdminDep, runtime: RuntimeDep, request: Request
+) -> UserOut:
     user = await _user(runtime, doctor_id)
     if user.role is not Role.DOCTOR:
         raise NotFoundError(f"no doctor {doctor_id!r}")
@@ -124,25 +147,25 @@ async def verify(doctor_id: str, who: AdminDep, runtime: RuntimeDep, request: Re
 
 
 @router.get("/doctors/{doctor_id}/documents", summary="A doctor's documents")
-async def documents(doctor_id: str, who: AdminDep, runtime: RuntimeDep) -> list[DocumentOut]:
+async def documents(doctor_id: Identifier, who: AdminDep, runtime: RuntimeDep) -> list[DocumentOut]:
     await _user(runtime, doctor_id)
     return [document_out(d) for d in await runtime.accounts.documents_of(doctor_id)]
 
 
 @router.get("/audit/{target_type}/{target_id}", summary="Who read or changed this")
 async def audit(
-    target_type: Annotated[str, "booking or user"],
-    target_id: str,
+    target_type: Literal["booking", "user"],
+    target_id: Identifier,
     who: AdminDep,
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
-) -> list[dict[str, Any]]:
+) -> list[AuditEntryOut]:
     await runtime.audit.flush()
     rows = await runtime.accounts.audit_of(target_type, target_id, limit)
     return [
-        {
-            "at_s": r.at_s, "actor_id": r.actor_id, "actor_role": r.actor_role,
-            "action": r.action, "request_id": r.request_id, "ip": r.ip, "detail": r.detail,
-        }
+        AuditEntryOut(
+            at_s=r.at_s, actor_id=r.actor_id, actor_role=r.actor_role,
+            action=r.action, request_id=r.request_id, ip=r.ip, detail=r.detail,
+        )
         for r in rows
     ]  # fmt: skip

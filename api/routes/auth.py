@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 
 from accounts import Role, User
-from api.routes.common import client_ip, enforce, request_id
+from api.openapi import problems
+from api.routes.common import client_ip, enforce, epoch_of, request_id
 from api.schemas import (
     Login,
     ProfileUpdate,
@@ -39,6 +40,7 @@ def tokens_out(pair: TokenPair) -> TokensOut:
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(public())],
     summary="Register a patient",
+    responses=problems(409, 429),
 )
 async def register_patient(body: RegisterPatient, runtime: RuntimeDep, request: Request) -> UserOut:
     settings = runtime.config
@@ -66,6 +68,9 @@ async def register_patient(body: RegisterPatient, runtime: RuntimeDep, request: 
     summary="Register a doctor (by themselves, or by a clinic admin for their clinic)",
     description="A doctor cannot go online until an admin verifies them. With a clinic "
     "admin's token the doctor joins that admin's clinic.",
+    responses=problems(401, 403, 409, 429),
+    # The token is optional here: FastAPI lists the bearer scheme as required.
+    openapi_extra={"security": [{}]},
 )
 async def register_doctor(
     body: RegisterDoctor,
@@ -88,7 +93,7 @@ async def register_doctor(
             first_name=body.first_name, last_name=body.last_name, phone=body.phone,
             clinic_id=caller.clinic_id if caller is not None and caller.role is Role.CLINIC_ADMIN else None,
             specialization=body.specialization, license_number=body.license_number,
-            license_expires_s=body.license_expires_at.timestamp() if body.license_expires_at else None,
+            license_expires_s=epoch_of(body.license_expires_at, "license_expires_at"),
             experience_years=body.experience_years, languages=tuple(body.languages),
             treats_adults=body.treats_adults, treats_children=body.treats_children,
         ),
@@ -97,7 +102,12 @@ async def register_doctor(
     return user_out(user)
 
 
-@router.post("/login", dependencies=[Depends(public())], summary="Log in: a token pair")
+@router.post(
+    "/login",
+    dependencies=[Depends(public())],
+    summary="Log in: a token pair",
+    responses=problems(401, 429),
+)
 async def login(body: Login, runtime: RuntimeDep, request: Request) -> TokensOut:
     limit = RateLimit(runtime.config.login_rate_per_min, 60)
     await enforce(
@@ -122,6 +132,7 @@ async def login(body: Login, runtime: RuntimeDep, request: Request) -> TokensOut
     summary="Trade a refresh token for a new pair (the old one is spent)",
     description="Each refresh token works once. Presenting a spent one again revokes "
     "every token of that login.",
+    responses=problems(401),
 )
 async def refresh(body: RefreshIn, runtime: RuntimeDep) -> TokensOut:
     return tokens_out(await runtime.auth.refresh(body.refresh_token))
@@ -132,12 +143,13 @@ async def refresh(body: RefreshIn, runtime: RuntimeDep) -> TokensOut:
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[Depends(public())],
     summary="End this login (its refresh tokens are revoked)",
+    responses=problems(401),
 )
 async def logout(body: RefreshIn, runtime: RuntimeDep) -> None:
     await runtime.auth.logout(body.refresh_token)
 
 
-@router.get("/me", summary="One's own account")
+@router.get("/me", summary="One's own account", responses=problems(404))
 async def me(who: AnyUserDep, runtime: RuntimeDep) -> UserOut:
     user = await runtime.accounts.user(who.user_id)
     if user is None:
@@ -145,7 +157,7 @@ async def me(who: AnyUserDep, runtime: RuntimeDep) -> UserOut:
     return user_out(user)
 
 
-@router.patch("/me", summary="Update one's own profile")
+@router.patch("/me", summary="Update one's own profile", responses=problems(404, 409))
 async def update_me(body: ProfileUpdate, who: AnyUserDep, runtime: RuntimeDep) -> UserOut:
     user = await runtime.accounts.user(who.user_id)
     if user is None:

@@ -10,8 +10,17 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from accounts import Role
-from api.routes.common import client_ip, doctor_of, enforce, request_id
+from api.openapi import problems
+from api.routes.common import (
+    Identifier,
+    client_ip,
+    doctor_of,
+    enforce,
+    epoch_of,
+    request_id,
+)
 from api.schemas import (
+    NO_NUL,
     BookingOut,
     BookingPage,
     CancelIn,
@@ -46,7 +55,7 @@ def visit_of(body: VisitIn) -> VisitRequest:
         priority=Priority(body.priority),
         is_emergency=body.is_emergency,
         emergency_type=body.emergency_type,
-        scheduled_s=body.scheduled_at.timestamp() if body.scheduled_at else None,
+        scheduled_s=epoch_of(body.scheduled_at, "scheduled_at"),
         clinic_id=body.clinic_id,
     )
 
@@ -72,7 +81,19 @@ async def estimate(body: VisitIn, who: PatientDep, runtime: RuntimeDep) -> Estim
     summary="Book a visit",
     description="With an `Idempotency-Key` header a retry returns the first answer "
     "(with `Idempotent-Replayed: true`); the same key with a different body is a 422.",
-    responses={201: {"model": BookingOut}},
+    responses={
+        201: {
+            "model": BookingOut,
+            "description": "Booked (or, with a replayed Idempotency-Key, booked before)",
+            "headers": {
+                "Idempotent-Replayed": {
+                    "description": "sent with an Idempotency-Key: whether this is a replay",
+                    "schema": {"type": "string", "enum": ["true", "false"]},
+                }
+            },
+        },
+        **problems(409, 429),
+    },
 )
 async def create_booking(
     body: VisitIn,
@@ -130,7 +151,9 @@ def _uncursor(text: str | None) -> tuple[float, str] | None:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         created, booking_id = orjson.loads(raw)
-        if not isinstance(booking_id, str) or not isinstance(created, int | float):
+        if not isinstance(booking_id, str) or "\x00" in booking_id:
+            raise ValueError
+        if not isinstance(created, int | float):
             raise ValueError
         return float(created), booking_id
     except (ValueError, TypeError, orjson.JSONDecodeError):
@@ -145,10 +168,10 @@ async def list_bookings(
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     patient_id: Annotated[
-        str | None, Query(max_length=128, description="operators and admins")
+        str | None, Query(max_length=128, pattern=NO_NUL, description="operators and admins")
     ] = None,
     doctor_id: Annotated[
-        str | None, Query(max_length=128, description="operators and admins")
+        str | None, Query(max_length=128, pattern=NO_NUL, description="operators and admins")
     ] = None,
 ) -> BookingPage:
     page = await runtime.bookings.list_for(
@@ -170,7 +193,7 @@ BookingId = Annotated[str, "booking id"]
 
 @router.get("/bookings/{booking_id}", summary="One booking, with its history and messages")
 async def get_booking(
-    booking_id: str, who: AnyUserDep, runtime: RuntimeDep, request: Request
+    booking_id: Identifier, who: AnyUserDep, runtime: RuntimeDep, request: Request
 ) -> BookingOut:
     booking = await runtime.bookings.get(
         who, booking_id, ip=client_ip(request), request_id=request_id(request)
@@ -178,9 +201,11 @@ async def get_booking(
     return await render(runtime, booking, who)
 
 
-@router.post("/bookings/{booking_id}/cancel", summary="Cancel, with a reason")
+@router.post(
+    "/bookings/{booking_id}/cancel", summary="Cancel, with a reason", responses=problems(403, 409)
+)
 async def cancel_booking(
-    booking_id: str, body: CancelIn, who: AnyUserDep, runtime: RuntimeDep, request: Request
+    booking_id: Identifier, body: CancelIn, who: AnyUserDep, runtime: RuntimeDep, request: Request
 ) -> BookingOut:
     booking = await runtime.bookings.cancel(
         who, booking_id, body.reason, ip=client_ip(request), request_id=request_id(request)
@@ -192,9 +217,10 @@ async def cancel_booking(
     "/bookings/{booking_id}/messages",
     status_code=status.HTTP_201_CREATED,
     summary="Write in the booking's chat",
+    responses=problems(403, 409),
 )
 async def post_message(
-    booking_id: str, body: MessageIn, who: AnyUserDep, runtime: RuntimeDep, request: Request
+    booking_id: Identifier, body: MessageIn, who: AnyUserDep, runtime: RuntimeDep, request: Request
 ) -> BookingOut:
     booking = await runtime.bookings.post_message(
         who, booking_id, body.content, request_id=request_id(request)
@@ -202,9 +228,13 @@ async def post_message(
     return await render(runtime, booking, who)
 
 
-@router.post("/bookings/{booking_id}/progress", summary="The assigned doctor moves the visit on")
+@router.post(
+    "/bookings/{booking_id}/progress",
+    summary="The assigned doctor moves the visit on",
+    responses=problems(409),
+)
 async def progress(
-    booking_id: str, body: ProgressIn, who: DoctorDep, runtime: RuntimeDep
+    booking_id: Identifier, body: ProgressIn, who: DoctorDep, runtime: RuntimeDep
 ) -> BookingOut:
     booking = await runtime.bookings.progress(
         who, booking_id, BookingStatus(body.status), body.final_price
@@ -237,8 +267,10 @@ async def my_offers(who: DoctorDep, runtime: RuntimeDep) -> list[OfferOut]:
     return out
 
 
-@router.post("/offers/{offer_id:path}/accept", summary="Take the offered visit")
-async def accept_offer(offer_id: str, who: DoctorDep, runtime: RuntimeDep) -> BookingOut:
+@router.post(
+    "/offers/{offer_id:path}/accept", summary="Take the offered visit", responses=problems(409)
+)
+async def accept_offer(offer_id: Identifier, who: DoctorDep, runtime: RuntimeDep) -> BookingOut:
     booking = await runtime.bookings.accept(who, offer_id)
     return await render(runtime, booking, who)
 
@@ -247,9 +279,10 @@ async def accept_offer(offer_id: str, who: DoctorDep, runtime: RuntimeDep) -> Bo
     "/offers/{offer_id:path}/decline",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Turn the offer down",
+    responses=problems(409),
 )
 async def decline_offer(
-    offer_id: str, body: DeclineIn, who: DoctorDep, runtime: RuntimeDep
+    offer_id: Identifier, body: DeclineIn, who: DoctorDep, runtime: RuntimeDep
 ) -> None:
     await runtime.bookings.decline(who, offer_id, body.reason)
 

@@ -2,16 +2,47 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Path, Request
 
 from accounts import Role, User
 from api.errors import TooManyRequestsError
+from services.bookings import InvalidRequestError
 from services.runtime import Runtime
 from storage.rate_limit import RateLimit
 
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+# An id in a path: at most 128 characters, no NUL (PostgreSQL refuses NUL in text
+# parameters, which would otherwise surface as a 500 rather than a 422).
+Identifier = Annotated[
+    str, Path(min_length=1, max_length=128, pattern=r"^[^\x00]+$", description="an id")
+]
+
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def epoch_of(moment: datetime | None, field: str) -> float | None:
+    """Epoch seconds of a date-time from a request; 422 unless from 1900 to 9998 in UTC.
+
+    RFC 3339 allows 0001-01-01T00:00:00+01:00 (year 0 in UTC, which nothing can render)
+    and 0001-01-01T00:00:00Z (which PostgreSQL, through asyncpg, stores as -infinity)."""
+    if moment is None:
+        return None
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise InvalidRequestError(f"{field} must fall in the years 1900 to 9998 (UTC)")
+    return utc.timestamp()
 
 
 def request_id(request: Request) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from accounts import DoctorDocument, Role
+from api.openapi import problems
+from api.routes.common import Identifier, epoch_of
 from api.schemas import (
     AvailabilityIn,
     DoctorPublic,
@@ -22,25 +24,37 @@ from services.auth import NotFoundError, new_id
 router = APIRouter(prefix="/doctors", tags=["doctors"])
 
 
-@router.post("/me/shift", summary="Go online at a position (verified doctors only)")
+@router.post(
+    "/me/shift",
+    summary="Go online at a position (verified doctors only)",
+    responses=problems(404),
+)
 async def start_shift(body: ShiftStart, who: DoctorDep, runtime: RuntimeDep) -> DoctorStateOut:
     state = await runtime.doctors.start_shift(who, body.latitude, body.longitude, body.accuracy_m)
     return doctor_state_out(state)
 
 
-@router.delete("/me/shift", summary="Go offline")
+@router.delete("/me/shift", summary="Go offline", responses=problems(404, 409))
 async def end_shift(who: DoctorDep, runtime: RuntimeDep) -> DoctorStateOut:
     return doctor_state_out(await runtime.doctors.end_shift(who))
 
 
-@router.put("/me/availability", summary="Take a break or come back from one")
+@router.put(
+    "/me/availability",
+    summary="Take a break or come back from one",
+    responses=problems(404, 409),
+)
 async def availability(body: AvailabilityIn, who: DoctorDep, runtime: RuntimeDep) -> DoctorStateOut:
     return doctor_state_out(await runtime.doctors.set_availability(who, body.available))
 
 
-@router.post("/me/location", summary="Report a position (the WebSocket is the usual way)")
+@router.post(
+    "/me/location",
+    summary="Report a position (the WebSocket is the usual way)",
+    responses=problems(409),
+)
 async def location(body: PositionIn, who: DoctorDep, runtime: RuntimeDep) -> DoctorStateOut:
-    fix_s = body.recorded_at.timestamp() if body.recorded_at else None
+    fix_s = epoch_of(body.recorded_at, "recorded_at")
     state = await runtime.doctors.report_position(
         who, body.latitude, body.longitude, body.accuracy_m, fix_s
     )
@@ -55,7 +69,7 @@ async def location(body: PositionIn, who: DoctorDep, runtime: RuntimeDep) -> Doc
 async def add_document(body: DocumentIn, who: DoctorDep, runtime: RuntimeDep) -> DocumentOut:
     document = DoctorDocument(
         new_id(), who.user_id, body.kind, body.number, body.issued_by, runtime.clock(),
-        body.valid_until.timestamp() if body.valid_until else None, body.sha256 or "",
+        epoch_of(body.valid_until, "valid_until"), body.sha256 or "",
     )  # fmt: skip
     await runtime.accounts.add_document(document)
     return document_out(document)
@@ -67,7 +81,9 @@ async def my_documents(who: DoctorDep, runtime: RuntimeDep) -> list[DocumentOut]
 
 
 @router.get("/{doctor_id}", summary="A doctor's public profile")
-async def doctor_profile(doctor_id: str, who: AnyUserDep, runtime: RuntimeDep) -> DoctorPublic:
+async def doctor_profile(
+    doctor_id: Identifier, who: AnyUserDep, runtime: RuntimeDep
+) -> DoctorPublic:
     user = await runtime.accounts.user(doctor_id)
     if user is None or user.role is not Role.DOCTOR or not user.is_active:
         raise NotFoundError(f"no doctor {doctor_id!r}")

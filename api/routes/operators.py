@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api.openapi import problems
 from api.routes.bookings import render
-from api.schemas import AssignIn, BookingOut, LiveBookings, LiveDoctors, PriorityIn, ReasonIn
+from api.routes.common import Identifier
+from api.schemas import (
+    AssignIn,
+    BookingOut,
+    DecisionOut,
+    LiveBookings,
+    LiveDoctors,
+    PriorityIn,
+    ReasonIn,
+)
 from api.security import OperatorDep, RuntimeDep
 from api.views import doctor_state_out
 from services.bookings import InvalidRequestError
@@ -48,14 +58,20 @@ async def live_doctors(
 
 
 @router.get("/bookings/{booking_id}/decision", summary="Why the offers went where they went")
-async def decision(booking_id: str, who: OperatorDep, runtime: RuntimeDep) -> dict[str, Any]:
+async def decision(booking_id: Identifier, who: OperatorDep, runtime: RuntimeDep) -> DecisionOut:
     explained = runtime.bookings.explain(who, booking_id)
-    return explained or {"call_id": booking_id, "ranking": [], "considered": []}
+    return DecisionOut.model_validate(
+        explained or {"call_id": booking_id, "ranking": [], "considered": []}
+    )
 
 
-@router.post("/bookings/{booking_id}/assign", summary="Assign or reassign a doctor")
+@router.post(
+    "/bookings/{booking_id}/assign",
+    summary="Assign or reassign a doctor",
+    responses=problems(409),
+)
 async def assign(
-    booking_id: str, body: AssignIn, who: OperatorDep, runtime: RuntimeDep
+    booking_id: Identifier, body: AssignIn, who: OperatorDep, runtime: RuntimeDep
 ) -> BookingOut:
     booking = await runtime.bookings.assign(
         who, booking_id, body.doctor_id, body.reason, release_current=body.release_current
@@ -64,26 +80,34 @@ async def assign(
 
 
 @router.post(
-    "/bookings/{booking_id}/return-to-search", summary="Take the doctor off and search again"
+    "/bookings/{booking_id}/return-to-search",
+    summary="Take the doctor off and search again",
+    responses=problems(409),
 )
 async def return_to_search(
-    booking_id: str, body: ReasonIn, who: OperatorDep, runtime: RuntimeDep
+    booking_id: Identifier, body: ReasonIn, who: OperatorDep, runtime: RuntimeDep
 ) -> BookingOut:
     return await render(
         runtime, await runtime.bookings.return_to_search(who, booking_id, body.reason), who
     )
 
 
-@router.post("/bookings/{booking_id}/cancel", summary="Cancel on the patient's behalf")
+@router.post(
+    "/bookings/{booking_id}/cancel",
+    summary="Cancel on the patient's behalf",
+    responses=problems(409),
+)
 async def cancel(
-    booking_id: str, body: ReasonIn, who: OperatorDep, runtime: RuntimeDep
+    booking_id: Identifier, body: ReasonIn, who: OperatorDep, runtime: RuntimeDep
 ) -> BookingOut:
     return await render(runtime, await runtime.bookings.cancel(who, booking_id, body.reason), who)
 
 
-@router.post("/bookings/{booking_id}/priority", summary="Change the priority")
+@router.post(
+    "/bookings/{booking_id}/priority", summary="Change the priority", responses=problems(409)
+)
 async def priority(
-    booking_id: str, body: PriorityIn, who: OperatorDep, runtime: RuntimeDep
+    booking_id: Identifier, body: PriorityIn, who: OperatorDep, runtime: RuntimeDep
 ) -> BookingOut:
     booking = await runtime.bookings.change_priority(who, booking_id, body.priority, body.reason)
     return await render(runtime, booking, who)
