@@ -21,9 +21,11 @@ ENV PATH="/opt/venv/bin:$PATH"
 
 WORKDIR /src
 COPY pyproject.toml requirements.lock README.md ./
+COPY accounts ./accounts
 COPY dispatch_core ./dispatch_core
 COPY matching ./matching
 COPY routing ./routing
+COPY simulation ./simulation
 COPY realtime_gateway ./realtime_gateway
 COPY api ./api
 COPY storage ./storage
