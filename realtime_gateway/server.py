@@ -144,6 +144,7 @@ class Gateway:
             compression=None,  # small JSON messages: deflate costs more CPU than it saves
             ping_interval=20,
             ping_timeout=20,
+            backlog=2048,  # a mass reconnect (a gateway restart) must not overflow it
         )
         self._tasks.append(asyncio.create_task(self._sweep(), name="gateway-sweeper"))
         if self.realtime is not None:

@@ -26,6 +26,10 @@ class MatcherCandidates:
         self.preempt_max_eta_s = preempt_max_eta_s
         self.decisions: dict[str, Decision] = {}
 
+    def forget(self, booking_id: str) -> None:
+        """Drop a finished booking's decision (the audit trail has what it needs)."""
+        self.decisions.pop(booking_id, None)
+
     def call_for(self, booking: Booking, exclude: frozenset[str]) -> CallRequest:
         return CallRequest(
             call_id=booking.booking_id,

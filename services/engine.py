@@ -46,6 +46,9 @@ class Engine:
         self.core = core
         self.store = store
         self.listeners: list[EventListener] = []
+        self.forgotten: list[
+            Callable[[str], None]
+        ] = []  # told when a finished booking leaves memory
         self._queue: list[tuple[list[str], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._unsaved: dict[str, None] = {}  # failed last time: written again next round
@@ -122,6 +125,8 @@ class Engine:
             for booking in bookings:
                 if booking.terminal and booking.booking_id not in failed:
                     self.core.forget(booking.booking_id)
+                    for hook in self.forgotten:
+                        hook(booking.booking_id)
             for ids, done in batch:
                 if done.done():
                     continue

@@ -58,6 +58,7 @@ class _Watch:
     eta_at_s: float = -math.inf
     route_at_s: float = -math.inf
     arriving_sent: bool = False
+    target_node: int | None = None  # the patient's end, snapped once
 
 
 def topic_of_booking(booking_id: str) -> str:
@@ -357,8 +358,9 @@ class Realtime:
             watch.eta_at_s = now
             try:
                 src = self.router.snap(lat, lon).node
-                dst = self.router.snap(to_lat, to_lon).node
-                watch.eta_s = self.router.travel_time_s(src, dst)
+                if watch.target_node is None:
+                    watch.target_node = self.router.snap(to_lat, to_lon).node
+                watch.eta_s = self.router.travel_time_s(src, watch.target_node)
             except RoutingError:
                 watch.eta_s = None
         route: Message | None = None

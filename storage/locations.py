@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -194,6 +195,7 @@ class LocationIngest:
         self.dropped = 0
         self.failed_flushes = 0
         self._stopping = False
+        self._warned_at = -math.inf
 
     @property
     def buffered(self) -> int:
@@ -215,12 +217,15 @@ class LocationIngest:
             taken += 1
         if dropped:
             self.dropped += dropped
-            log.warning(
-                "location buffer full (%d rows): dropped %d fixes, %d in all",
-                self.max_buffered,
-                dropped,
-                self.dropped,
-            )
+            now = time.monotonic()
+            if now - self._warned_at >= 5.0:  # one line per 5 s, not one per fix
+                self._warned_at = now
+                log.warning(
+                    "location buffer full (%d rows): dropped %d fixes, %d in all",
+                    self.max_buffered,
+                    dropped,
+                    self.dropped,
+                )
         if len(self._buffer) >= self.flush_rows:
             self._wake.set()
         return taken
