@@ -113,6 +113,7 @@ class Runtime:
         engine, _ = await Engine.recover(
             candidates, stores.bookings, clock(), config.dispatch_policy
         )
+        engine.forgotten.append(candidates.forget)  # finished: its decision goes too
         hasher = PasswordHasher(
             time_cost=config.argon2_time_cost, memory_cost=config.argon2_memory_kib
         )

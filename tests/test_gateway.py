@@ -588,3 +588,21 @@ async def test_the_registry_follows_the_visit(helsinki_router: Router, tmp_path:
                 )
                 await doctor.next("progressed", status=status)
                 assert registry.status(doctor_id).name == expected, status
+
+
+async def test_finished_bookings_leave_no_decision_behind(
+    helsinki_router: Router, tmp_path: Path
+) -> None:
+    async with engine_with_gateway(helsinki_router, tmp_path) as (api, _gateway):
+        await api.doctor(on_shift_at=NEARBY)
+        _, patient_token = await api.patient()
+        booking = await api.book(patient_token)
+        assert booking["id"] in api.runtime.candidates.decisions
+        r = await api.client.post(
+            f"/api/v1/bookings/{booking['id']}/cancel",
+            json={"reason": "no longer needed"},
+            headers=api.auth(patient_token),
+        )
+        assert r.status_code == 200
+        assert booking["id"] not in api.runtime.candidates.decisions
+        assert booking["id"] not in api.runtime.engine.core.bookings
