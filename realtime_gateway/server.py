@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -121,7 +122,11 @@ class Gateway:
         self.last_position: dict[str, bytes] = {}  # booking id -> newest position (remote gateways)
         self.last_route: dict[str, bytes] = {}
         self.clients: set[Client] = set()
-        self._pending: dict[int, tuple[Principal, str, str, str | None, dict[str, Any] | None]] = {}
+        # What the handshake learned, for the handler; weak, so a connection that dies
+        # between the two leaves nothing behind.
+        self._pending: weakref.WeakKeyDictionary[
+            ServerConnection, tuple[Principal, str, str, str | None, dict[str, Any] | None]
+        ] = weakref.WeakKeyDictionary()
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closing_tasks: set[asyncio.Task[None]] = set()
@@ -221,13 +226,13 @@ class Gateway:
             topic = topic_of_booking(booking_id)
         if last_seq_text and not last_seq_text.isdigit():
             return _refuse(connection, HTTPStatus.BAD_REQUEST, "last_seq must be a whole number")
-        self._pending[id(connection)] = (principal, channel, topic, booking_id, snapshot)
+        self._pending[connection] = (principal, channel, topic, booking_id, snapshot)
         return None
 
     # -- one connection ---------------------------------------------------------------------
 
     async def _handle(self, connection: ServerConnection) -> None:
-        principal, channel, topic, booking_id, snapshot = self._pending.pop(id(connection))
+        principal, channel, topic, booking_id, snapshot = self._pending.pop(connection)
         query = parse_qs(urlsplit(connection.request.path).query) if connection.request else {}
         last_seq_text = (query.get("last_seq") or [""])[0]
         client = Client(

@@ -98,6 +98,7 @@ class Realtime:
         self.last_position: dict[str, Message] = {}  # booking id -> the newest position sent
         self.last_route: dict[str, Message] = {}  # booking id -> the newest route line sent
         self._connections: dict[str, int] = {}  # doctor id -> open doctor sockets
+        self._remote_tasks: set[asyncio.Task[None]] = set()
         engine.listeners.append(self._on_engine_events)
         bus.on_command(self._on_remote_command)
 
@@ -465,7 +466,10 @@ class Realtime:
     # -- messages from gateways without the engine -------------------------------------
 
     def _on_remote_command(self, message: Message) -> None:
-        asyncio.get_running_loop().create_task(self._remote(message))
+        # Keep a reference: the loop holds tasks weakly, and a dropped one may vanish.
+        task = asyncio.get_running_loop().create_task(self._remote(message))
+        self._remote_tasks.add(task)
+        task.add_done_callback(self._remote_tasks.discard)
 
     async def _remote(self, message: Message) -> None:
         doctor_id = str(message.get("doctor_id", ""))
