@@ -100,41 +100,58 @@ class Engine:
     async def _write_rounds(self) -> None:
         while self._queue:
             batch, self._queue = self._queue, []
-            order = dict(self._unsaved)
-            for ids, _ in batch:
-                order.update(dict.fromkeys(ids))
-            self._unsaved = {}
             failed: dict[str, BaseException] = {}
-            # Snapshots, taken together before any await: the core keeps deciding while the
-            # store writes, and a half-changed booking must never reach the database.
-            bookings = [_snapshot(b) for i in order if (b := self.core.bookings.get(i)) is not None]
-            # Releases first: the snapshot holds one active booking per doctor, but a doctor
-            # freed by one booking and bound by another in this round must be freed in
-            # storage before the database's one-active-booking index sees the new one.
-            bookings.sort(key=lambda b: b.status in WITH_DOCTOR)
+            unexpected: BaseException | None = None
             try:
-                await self.store.save_many(bookings)
-            except Exception:
-                # Find the culprit(s): one by one, so the others still land.
-                for booking in bookings:
-                    try:
-                        await self.store.save(booking)
-                    except Exception as exc:  # told to the callers of this booking below
-                        failed[booking.booking_id] = exc
-                        self._unsaved[booking.booking_id] = None
+                await self._write_round(batch, failed)
+            except BaseException as exc:  # never leave a caller waiting forever
+                unexpected = exc
+                log.exception("engine writer round failed")
+            finally:
+                for ids, done in batch:
+                    if done.done():
+                        continue
+                    error = unexpected or next((failed[b] for b in ids if b in failed), None)
+                    if error is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(error)
+            if isinstance(unexpected, asyncio.CancelledError):
+                raise unexpected
+
+    async def _write_round(
+        self, batch: list[tuple[list[str], asyncio.Future[None]]], failed: dict[str, BaseException]
+    ) -> None:
+        order = dict(self._unsaved)
+        for ids, _ in batch:
+            order.update(dict.fromkeys(ids))
+        self._unsaved = {}
+        # Snapshots, taken together before any await: the core keeps deciding while the
+        # store writes, and a half-changed booking must never reach the database.
+        bookings = [_snapshot(b) for i in order if (b := self.core.bookings.get(i)) is not None]
+        # Releases first: the snapshot holds one active booking per doctor, but a doctor
+        # freed by one booking and bound by another in this round must be freed in
+        # storage before the database's one-active-booking index sees the new one. (The
+        # stores also free every batch booking's doctor first, for swaps.)
+        bookings.sort(key=lambda b: b.status in WITH_DOCTOR)
+        try:
+            await self.store.save_many(bookings)
+        except Exception:
+            # Find the culprit(s): one by one, so the others still land.
             for booking in bookings:
-                if booking.terminal and booking.booking_id not in failed:
-                    self.core.forget(booking.booking_id)
-                    for hook in self.forgotten:
+                try:
+                    await self.store.save(booking)
+                except Exception as exc:  # told to the callers of this booking
+                    failed[booking.booking_id] = exc
+                    self._unsaved[booking.booking_id] = None
+        for booking in bookings:
+            if booking.terminal and booking.booking_id not in failed:
+                self.core.forget(booking.booking_id)
+                for hook in self.forgotten:
+                    try:
                         hook(booking.booking_id)
-            for ids, done in batch:
-                if done.done():
-                    continue
-                error = next((failed[b] for b in ids if b in failed), None)
-                if error is None:
-                    done.set_result(None)
-                else:
-                    done.set_exception(error)
+                    except Exception:  # a hook's bug must not stall the writer
+                        log.exception("forget hook failed")
 
 
 def _snapshot(booking: Booking) -> Booking:

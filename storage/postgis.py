@@ -28,6 +28,10 @@ _UPSERT = (
     + ", updated_at = now()"
 )
 _FINAL = tuple(s.value for s in TERMINAL)
+_FREE_DOCTORS = (
+    "UPDATE booking.bookings SET doctor_id = NULL WHERE id = ANY($1::text[]) "
+    "AND doctor_id IS NOT NULL AND status IN ('assigned', 'en_route', 'arrived', 'in_progress')"
+)
 _STORED_COUNTS = """
 SELECT 'u' AS kind, booking_id, count(*) AS n FROM booking.booking_status_updates
     WHERE booking_id = ANY($1::text[]) GROUP BY booking_id
@@ -63,6 +67,10 @@ class PostgisBookingStore:
         ids = [b.booking_id for b in bookings]
         async with self._pool.acquire() as conn, conn.transaction():
             try:
+                if len(bookings) > 1:
+                    # Free the batch's doctors first: two bookings swapping doctors in
+                    # one batch would otherwise trip the one-active-booking index.
+                    await conn.execute(_FREE_DOCTORS, ids)
                 # Row by row inside the transaction: the upserts take the row locks, so
                 # the counts below cannot race another writer.
                 await conn.executemany(_UPSERT, [booking_row(b) for b in bookings])

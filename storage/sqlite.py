@@ -135,6 +135,14 @@ class SqliteBookingStore:
             c = self._conn
             c.execute("BEGIN IMMEDIATE")
             try:
+                if len(bookings) > 1:
+                    # Free the batch's doctors first: two bookings swapping doctors in
+                    # one batch would otherwise trip the one-active-booking index.
+                    c.executemany(
+                        "UPDATE bookings SET doctor_id = NULL WHERE id = ? AND doctor_id IS NOT NULL"
+                        " AND status IN ('assigned', 'en_route', 'arrived', 'in_progress')",
+                        [(b.booking_id,) for b in bookings],
+                    )
                 for booking in bookings:
                     self._save_one(c, booking)
                 c.execute("COMMIT")

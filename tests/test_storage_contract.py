@@ -278,3 +278,25 @@ async def test_save_many_stores_all_or_nothing(store: BookingStore) -> None:
     with pytest.raises(DoctorAlreadyBusyError):
         await store.save_many([other.core.bookings["x2"], other.core.bookings["x1"]])
     assert await store.load("x1") is None and await store.load("x2") is None
+
+
+async def test_save_many_stores_two_doctors_swapping_bookings(store: BookingStore) -> None:
+    from dispatch_core.messages import AssignDoctor
+
+    d = Driver(DispatchCore(ScriptedCandidates(DOCTORS)))
+    d.do(RequestBooking("x", "pat-1", 55.751, 37.62))
+    d.do(AcceptOffer(d.core.open_offers("x")[0].offer_id, "doc-1"))
+    d.do(RequestBooking("y", "pat-2", 55.752, 37.62))
+    d.do(AcceptOffer(d.core.open_offers("y")[0].offer_id, "doc-2"))
+    await store.save_many([d.core.bookings["x"], d.core.bookings["y"]])
+    # x takes doc-2 (released from y), and y then takes doc-1: a swap in one round
+    d.do(AssignDoctor("x", "doc-2", "op-1", "swap", release_current=True))
+    d.do(AssignDoctor("y", "doc-1", "op-1", "swap", release_current=True))
+    x, y = d.core.bookings["x"], d.core.bookings["y"]
+    assert (x.doctor_id, y.doctor_id) == ("doc-2", "doc-1")
+    await store.save_many([y, x])
+    sx, sy = await store.load("x"), await store.load("y")
+    assert sx is not None and sy is not None
+    assert (sx.doctor_id, sy.doctor_id) == ("doc-2", "doc-1")
+    same(x, sx)
+    same(y, sy)
