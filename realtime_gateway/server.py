@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 import weakref
 from collections import deque
@@ -54,8 +55,10 @@ log = logging.getLogger(__name__)
 CLOSE_TOO_SLOW = 4008  # the client did not read; it may resume with last_seq
 CLOSE_FLOODING = 4029
 CLOSE_SILENT = 4408
+CLOSE_REVOKED = 4401  # the account was blocked or its role changed: log in again
 CLOSE_WATCH_ENDED = 4410  # the booking is over or its doctor changed: open it again
 
+_SEQ = re.compile(r"^[0-9]{1,18}$")
 ERRORS = (
     NotFoundError,
     ForbiddenError,
@@ -75,6 +78,7 @@ class GatewayPolicy:
     max_pending_events: int = 512
     doctor_silence_s: float = 90.0  # a doctor silent this long is closed and goes offline
     operator_feed_every_s: float = 2.0
+    sweep_every_s: float = 5.0  # silent doctors and revoked accounts are looked for this often
 
 
 @dataclass(eq=False, slots=True)
@@ -94,6 +98,7 @@ class Client:
     tokens: float = 0.0
     refill_at: float = 0.0
     dropped: int = 0
+    last_drop: float = 0.0
     last_heard: float = field(default_factory=time.monotonic)
     viewport: tuple[float, float, float, float] | None = None
     closing: bool = False
@@ -224,7 +229,7 @@ class Gateway:
             except (NotFoundError, ForbiddenError):
                 return _refuse(connection, HTTPStatus.NOT_FOUND, f"no booking {booking_id!r}")
             topic = topic_of_booking(booking_id)
-        if last_seq_text and not last_seq_text.isdigit():
+        if last_seq_text and not _SEQ.match(last_seq_text):
             return _refuse(connection, HTTPStatus.BAD_REQUEST, "last_seq must be a whole number")
         self._pending[connection] = (principal, channel, topic, booking_id, snapshot)
         return None
@@ -261,9 +266,9 @@ class Gateway:
             client.closing = True
             writer.cancel()
             self.clients.discard(client)
-            self.topics.get(topic, set()).discard(client)
+            _discard(self.topics, topic, client)
             if booking_id is not None:
-                self.watchers.get(booking_id, set()).discard(client)
+                _discard(self.watchers, booking_id, client)
             if channel == "doctor":
                 with contextlib.suppress(Exception):
                     await self._presence(principal.user_id, online=False)
@@ -273,6 +278,9 @@ class Gateway:
     ) -> None:
         """Hello, then the replay (or a resync and a snapshot), then live events."""
         current = await self.bus.last_seq(client.topic)
+        # The state now, after `current` was read and with live events already held: an
+        # event between the handshake and here is in the snapshot or follows it.
+        snapshot = await self._fresh_snapshot(client, snapshot)
         self._queue(
             client,
             {"type": "hello", "channel": client.channel, "topic": client.topic, "seq": current},
@@ -305,6 +313,18 @@ class Gateway:
             client.route, client.position = route, position
             client.wake.set()
 
+    async def _fresh_snapshot(
+        self, client: Client, fallback: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        try:
+            if client.channel == "doctor" and self.realtime is not None:
+                return self.realtime.doctor_snapshot(client.principal.user_id)
+            if client.booking_id is not None and self.watch is not None:
+                return await self.watch(client.principal, client.booking_id)
+        except ERRORS:
+            pass  # gone meanwhile: the handshake's view stands, the events will tell
+        return fallback
+
     def _latest_position(self, booking_id: str) -> tuple[bytes | None, bytes | None]:
         if self.realtime is not None:
             route, position = self.realtime.latest_position(booking_id)
@@ -334,6 +354,9 @@ class Gateway:
         client.tokens = min(p.burst, client.tokens + (now - client.refill_at) * p.messages_per_s)
         client.refill_at = now
         if client.tokens < 1.0:
+            if now - client.last_drop > 10.0:
+                client.dropped = 0  # a burst long ago does not count towards closing
+            client.last_drop = now
             client.dropped += 1
             if client.dropped >= p.flood_drops_before_close:
                 self._close(client, CLOSE_FLOODING, "too many messages")
@@ -511,10 +534,14 @@ class Gateway:
 
     async def _sweep(self) -> None:
         while True:
-            await asyncio.sleep(5)
+            await asyncio.sleep(self.policy.sweep_every_s)
             limit = time.monotonic() - self.policy.doctor_silence_s
             for client in tuple(self.clients):
-                if client.channel == "doctor" and client.last_heard < limit and not client.closing:
+                if client.closing:
+                    continue
+                if not self.auth.still_valid(client.principal):
+                    self._close(client, CLOSE_REVOKED, "the account was blocked or changed")
+                elif client.channel == "doctor" and client.last_heard < limit:
                     self._close(client, CLOSE_SILENT, "silent too long: you are offline")
 
     async def _operator_feed(self) -> None:
@@ -557,6 +584,14 @@ class Gateway:
             {"type": "feed", "at": time.time(), "doctors": doctors, "bookings": bookings}
         )
         client.wake.set()
+
+
+def _discard(index: dict[str, set[Client]], key: str, client: Client) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.discard(client)
+        if not members:
+            del index[key]  # no empty sets left behind per booking or doctor
 
 
 def _code(exc: Exception) -> str:

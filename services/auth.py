@@ -44,6 +44,7 @@ class Principal:
     user_id: str
     role: Role
     clinic_id: str | None = None
+    issued_s: float = 0.0  # the token's iat
 
     @property
     def actor_id(self) -> str:
@@ -97,6 +98,8 @@ class AuthService:
         # Verified against on unknown e-mails so both answers take as long.
         self._dummy_hash = self.hasher.hash(secrets.token_hex(16))
         self._blocked: set[str] = set()  # access tokens of blocked users die at once
+        # Access tokens issued before this moment (a role change, say) no longer count.
+        self._not_before: dict[str, float] = {}
 
     async def load_blocked(self) -> None:
         offset = 0
@@ -192,10 +195,25 @@ class AuthService:
         except (KeyError, ValueError):
             raise AuthError("token names no valid role") from None
         user_id = str(claims["sub"])
+        issued = float(claims["iat"])
         if user_id in self._blocked:
             raise AuthError("this account is blocked")
+        if issued < self._not_before.get(user_id, -1.0):
+            raise AuthError("this token predates a change to the account; log in again")
         clinic = claims.get("clinic")
-        return Principal(user_id, role, clinic if isinstance(clinic, str) else None)
+        return Principal(user_id, role, clinic if isinstance(clinic, str) else None, issued)
+
+    def still_valid(self, who: Principal) -> bool:
+        """For long-lived sockets: is the account behind this principal still as it was?"""
+        return who.user_id not in self._blocked and who.issued_s >= self._not_before.get(
+            who.user_id, -1.0
+        )
+
+    async def end_sessions(self, user_id: str) -> None:
+        """Every login of the user ends: refresh tokens revoked, access tokens refused."""
+        now = self.clock()
+        self._not_before[user_id] = now
+        await self.store.revoke_user_tokens(user_id, now)
 
     async def _issue(self, user: User, family_id: str) -> TokenPair:
         now = self.clock()
@@ -204,7 +222,7 @@ class AuthService:
             {
                 "iss": p.issuer, "aud": p.audience, "sub": user.user_id, "typ": "access",
                 "role": user.role.value, "clinic": user.clinic_id,
-                "iat": int(now), "exp": int(now) + p.access_ttl_s, "jti": new_id(),
+                "iat": now, "exp": int(now) + p.access_ttl_s, "jti": new_id(),
             },
             p.secret,
             algorithm=ALGORITHM,

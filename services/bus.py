@@ -90,10 +90,12 @@ class TopicLog:
     def replay(self, topic: str, after_seq: int) -> list[Message] | None:
         entry = self._logs.get(topic)
         if entry is None:
-            return [] if after_seq == 0 else None
+            return [] if after_seq == 0 else None  # unknown here: resync
         seq, log = entry
-        if after_seq >= seq:
+        if after_seq == seq:
             return []
+        if after_seq > seq:
+            return None  # ahead of us: the counter restarted (a restart, an eviction)
         missed = [m for m in log if m["seq"] > after_seq]
         if not missed or missed[0]["seq"] != after_seq + 1:
             return None

@@ -95,8 +95,10 @@ class RedisBus:
         entries: Any = await self.redis.xrange(self._k(f"ev:{topic}"))
         events = [orjson.loads(fields[b"d"]) for _, fields in entries]
         last = await self.last_seq(topic)
-        if after_seq >= last:
+        if after_seq == last:
             return []
+        if after_seq > last:
+            return None  # ahead of the counter (it expired or restarted): resync
         missed = [e for e in events if e["seq"] > after_seq]
         if not missed or missed[0]["seq"] != after_seq + 1:
             return None

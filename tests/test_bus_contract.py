@@ -42,6 +42,7 @@ async def test_sequence_numbers_replay_and_resync(bus: Bus) -> None:
     replay = await bus.replay("booking:b1", 2)
     assert replay is not None and [m["seq"] for m in replay] == [3, 4, 5]
     assert await bus.replay("booking:b1", 5) == []
+    assert await bus.replay("booking:b1", 9) is None  # ahead of the counter: resync
     for i in range(6, 30):
         await bus.append("booking:b1", {"type": "notice", "n": i})
     assert await bus.replay("booking:b1", 2) is None  # fell out of the window: resync

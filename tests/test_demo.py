@@ -37,3 +37,11 @@ async def test_the_simulated_city_runs_visits_through_the_engine(
             statuses=frozenset({__import__("dispatch_core").BookingStatus.COMPLETED}), limit=10
         )
         assert len(listed) == f.completed
+
+
+def test_the_demo_refuses_a_real_store(monkeypatch: object, capsys: object) -> None:
+    from tot.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")  # type: ignore[attr-defined]
+    assert main(["demo"]) == 2
+    assert "embedded store" in capsys.readouterr().err  # type: ignore[attr-defined]

@@ -606,3 +606,59 @@ async def test_finished_bookings_leave_no_decision_behind(
         assert r.status_code == 200
         assert booking["id"] not in api.runtime.candidates.decisions
         assert booking["id"] not in api.runtime.engine.core.bookings
+
+
+async def test_revoked_accounts_lose_their_sockets_and_odd_resumes_resync(
+    helsinki_router: Router, tmp_path: Path
+) -> None:
+    policy = GatewayPolicy(sweep_every_s=0.1, doctor_silence_s=60)
+    async with engine_with_gateway(helsinki_router, tmp_path, policy=policy) as (api, gateway):
+        doctor_id, doctor_token = await api.doctor(on_shift_at=NEARBY)
+        _, patient_token = await api.patient()
+        booking = await api.book(patient_token)
+        # a last_seq the handshake cannot take is refused as HTTP 400, before accept
+        with pytest.raises(InvalidStatus) as refused:
+            async with ws(gateway, f"/ws/patient/{booking['id']}?last_seq=%C2%B2", patient_token):
+                pass
+        assert refused.value.response.status_code == 400
+        # a client ahead of the topic's counter (the server restarted) gets a resync
+        async with ws(
+            gateway, f"/ws/patient/{booking['id']}?last_seq=999", patient_token
+        ) as patient:
+            await patient.next("resync")
+            assert (await patient.next("snapshot"))["booking_id"] == booking["id"]
+        for _ in range(50):  # the server's side closes a moment later
+            if f"booking:{booking['id']}" not in gateway.topics:
+                break
+            await asyncio.sleep(0.05)
+        assert f"booking:{booking['id']}" not in gateway.topics  # no empty sets left behind
+        assert booking["id"] not in gateway.watchers
+        async with ws(gateway, "/ws/doctor", doctor_token) as doctor:
+            await doctor.next("hello")
+            r = await api.client.post(
+                f"/api/v1/admin/users/{doctor_id}/block",
+                json={"reason": "licence revoked"},
+                headers=api.auth(api.admin_token),
+            )
+            assert r.status_code == 200
+            with contextlib.suppress(ConnectionClosed):
+                while True:
+                    await asyncio.wait_for(doctor.ws.recv(), 5)
+            assert doctor.ws.close_code == 4401
+
+
+async def test_a_role_change_ends_the_users_tokens(helsinki_router: Router, tmp_path: Path) -> None:
+    async with running_api(helsinki_router, tmp_path) as api:
+        user_id, token = await api.patient()
+        r = await api.client.put(
+            f"/api/v1/admin/users/{user_id}/role",
+            json={"role": "operator", "reason": "joined the dispatch desk"},
+            headers=api.auth(api.admin_token),
+        )
+        assert r.status_code == 200, r.text
+        assert (await api.client.get("/api/v1/auth/me", headers=api.auth(token))).status_code == 401
+        user = await api.runtime.accounts.user(user_id)
+        assert user is not None
+        fresh = (await api.login(user.email))["access_token"]
+        me = await api.client.get("/api/v1/auth/me", headers=api.auth(fresh))
+        assert me.status_code == 200 and me.json()["role"] == "operator"

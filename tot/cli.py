@@ -220,6 +220,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "TOT_DEMO_EMERGENCY_SHARE": args.emergency_share,
     }  # fmt: skip
     os.environ.update({k: str(v) for k, v in values.items()})
+    settings = Settings()
+    if settings.env == "production" or settings.database_url:
+        raise ValueError(
+            "tot demo makes accounts with published passwords: it runs only on the embedded "
+            "store, with TOT_ENV unset (unset DATABASE_URL; use `tot serve` for real work)"
+        )
+    # Its own file, so demo accounts never land in the store `tot serve` uses.
+    os.environ.setdefault("TOT_SQLITE_PATH", str(settings.sqlite_path.with_name("demo.sqlite3")))
     if args.osm is not None:
         os.environ["TOT_OSM_PATH"] = str(args.osm)
     if args.cache_dir is not None:

@@ -69,6 +69,7 @@ class _Doctor:
     departed_s: float = 0.0
     visit_ends_s: float = 0.0
     break_ends_s: float = 0.0
+    answered: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -182,6 +183,9 @@ class CityDemo:
             except HANDLED as exc:
                 log.info("demo call refused: %s", exc)
                 continue
+            except Exception:  # the city goes on calling whatever one call did
+                log.exception("demo call failed")
+                continue
             self.figures.dispatch_ms.append((time.perf_counter() - started) * 1000)
             self.figures.calls += 1
             self.figures.emergencies += int(emergency)
@@ -225,8 +229,9 @@ class CityDemo:
         core = rt.engine.core
         doctor_id = d.principal.user_id
         offer_id = core.doctor_offer.get(doctor_id)
-        if offer_id is not None and offer_id != d.offer_id:
+        if offer_id is not None and offer_id != d.offer_id and offer_id not in d.answered:
             d.offer_id = offer_id
+            d.answered.add(offer_id)  # decided once: an ignored offer stays ignored
             d.answer_at_s = now + self.rng.uniform(*cfg.answer_delay_s)
             roll = self.rng.random()
             d.answer = (

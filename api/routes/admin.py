@@ -101,7 +101,7 @@ async def change_role(
     user.updated_s = runtime.clock()
     await runtime.accounts.update_user(user)
     # Tokens carry the role: end every login so the new role applies at once.
-    await runtime.accounts.revoke_user_tokens(user_id, runtime.clock())
+    await runtime.auth.end_sessions(user_id)
     _audit(runtime, who, "user.role", user_id, request, f"{body.role.value}: {body.reason}")
     return user_out(user)
 
