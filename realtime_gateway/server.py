@@ -79,6 +79,7 @@ class GatewayPolicy:
     doctor_silence_s: float = 90.0  # a doctor silent this long is closed and goes offline
     operator_feed_every_s: float = 2.0
     sweep_every_s: float = 5.0  # silent doctors and revoked accounts are looked for this often
+    heartbeat_every_s: float = 10.0  # an extra gateway tells the engine its doctors this often
 
 
 @dataclass(eq=False, slots=True)
@@ -157,6 +158,8 @@ class Gateway:
             backlog=2048,  # a mass reconnect (a gateway restart) must not overflow it
         )
         self._tasks.append(asyncio.create_task(self._sweep(), name="gateway-sweeper"))
+        if self.realtime is None:
+            self._tasks.append(asyncio.create_task(self._heartbeat(), name="gateway-heartbeat"))
         if self.realtime is not None:
             self._tasks.append(asyncio.create_task(self._operator_feed(), name="operator-feed"))
         return self._server
@@ -543,6 +546,23 @@ class Gateway:
                     self._close(client, CLOSE_REVOKED, "the account was blocked or changed")
                 elif client.channel == "doctor" and client.last_heard < limit:
                     self._close(client, CLOSE_SILENT, "silent too long: you are offline")
+
+    async def _heartbeat(self) -> None:
+        """Without the engine here: tell it, now and then, whose sockets this process
+        holds, so its doctors go offline if this process dies without a word."""
+        while True:
+            doctors = sorted(
+                {
+                    c.principal.user_id
+                    for c in self.clients
+                    if c.channel == "doctor" and not c.closing
+                }
+            )
+            try:
+                await self.bus.send_command({"type": "heartbeat", "doctors": doctors})
+            except Exception:
+                log.warning("gateway heartbeat not sent", exc_info=True)
+            await asyncio.sleep(self.policy.heartbeat_every_s)
 
     async def _operator_feed(self) -> None:
         while True:

@@ -50,6 +50,7 @@ class RealtimePolicy:
     reveal_within_m: float = 1_000.0  # farther than this, the patient sees a coarse position
     coarse_grid_deg: float = 0.005  # about 500 m
     max_route_points: int = 200
+    gateway_silence_s: float = 30.0  # an extra gateway unheard this long is presumed dead
 
 
 @dataclass(slots=True)
@@ -70,6 +71,7 @@ def topic_of_doctor(doctor_id: str) -> str:
 
 
 OPS = "ops"
+LOCAL = "local"  # this process's own gateway
 
 
 class Realtime:
@@ -97,19 +99,24 @@ class Realtime:
         self._watch: dict[str, _Watch] = {}  # booking id -> throttling state
         self.last_position: dict[str, Message] = {}  # booking id -> the newest position sent
         self.last_route: dict[str, Message] = {}  # booking id -> the newest route line sent
-        self._connections: dict[str, int] = {}  # doctor id -> open doctor sockets
+        # origin ("local", or an extra gateway's bus id) -> doctor id -> open sockets
+        self._sockets: dict[str, dict[str, int]] = {LOCAL: {}}
+        self._heard_s: dict[str, float] = {}  # extra gateway -> when it last spoke
+        self._watchdog: asyncio.Task[None] | None = None
         self._remote_tasks: set[asyncio.Task[None]] = set()
         engine.listeners.append(self._on_engine_events)
         bus.on_command(self._on_remote_command)
 
     def start(self) -> None:
         self._publisher = asyncio.create_task(self._publish(), name="realtime-publisher")
+        self._watchdog = asyncio.create_task(self._watch_gateways(), name="gateway-watchdog")
 
     async def stop(self) -> None:
-        if self._publisher is not None:
-            self._publisher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._publisher
+        for task in (self._publisher, self._watchdog):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     # -- core events -> topics -----------------------------------------------------------
 
@@ -246,8 +253,12 @@ class Realtime:
 
     # -- doctors -----------------------------------------------------------------------
 
-    async def doctor_connected(self, doctor_id: str) -> None:
-        self._connections[doctor_id] = self._connections.get(doctor_id, 0) + 1
+    def _connected(self, doctor_id: str) -> bool:
+        return any(doctors.get(doctor_id, 0) > 0 for doctors in self._sockets.values())
+
+    async def doctor_connected(self, doctor_id: str, origin: str = "local") -> None:
+        doctors = self._sockets.setdefault(origin, {})
+        doctors[doctor_id] = doctors.get(doctor_id, 0) + 1
         if (
             doctor_id in self.doctors.on_shift
             and self.registry.status(doctor_id) is DoctorStatus.OFFLINE
@@ -255,12 +266,18 @@ class Realtime:
             self.registry.set_status(doctor_id, DoctorStatus.AVAILABLE)
             await self.engine.handle(MarkDoctorOnline(doctor_id), self.clock())
 
-    async def doctor_disconnected(self, doctor_id: str) -> None:
-        left = self._connections.get(doctor_id, 1) - 1
+    async def doctor_disconnected(self, doctor_id: str, origin: str = "local") -> None:
+        doctors = self._sockets.get(origin, {})
+        left = doctors.get(doctor_id, 1) - 1
         if left > 0:
-            self._connections[doctor_id] = left
+            doctors[doctor_id] = left
             return
-        self._connections.pop(doctor_id, None)
+        doctors.pop(doctor_id, None)
+        await self._gone_unless_elsewhere(doctor_id)
+
+    async def _gone_unless_elsewhere(self, doctor_id: str) -> None:
+        if self._connected(doctor_id):
+            return
         if (
             doctor_id in self.registry
             and self.registry.status(doctor_id) is not DoctorStatus.OFFLINE
@@ -269,6 +286,34 @@ class Realtime:
             # assignment if the doctor stays away past its grace.
             self.registry.set_status(doctor_id, DoctorStatus.OFFLINE)
             await self.engine.handle(MarkDoctorOffline(doctor_id), self.clock())
+
+    async def gateway_heartbeat(self, origin: str, doctors: list[str]) -> None:
+        """An extra gateway's list of its doctors' sockets: what it lost (a missed
+        presence message) goes offline, what it has counts as connected."""
+        known = self._sockets.setdefault(origin, {})
+        listed = set(doctors)
+        for doctor_id in [d for d in known if d not in listed]:
+            del known[doctor_id]
+            await self._gone_unless_elsewhere(doctor_id)
+        for doctor_id in listed - set(known):
+            await self.doctor_connected(doctor_id, origin)
+
+    async def expire_gateways(self) -> None:
+        """Extra gateways silent past gateway_silence_s are presumed dead (a SIGKILL sends
+        no goodbye): their doctors go offline unless connected elsewhere."""
+        limit = self.clock() - self.policy.gateway_silence_s
+        for origin in [o for o, heard in self._heard_s.items() if heard < limit]:
+            del self._heard_s[origin]
+            for doctor_id in list(self._sockets.pop(origin, {})):
+                await self._gone_unless_elsewhere(doctor_id)
+
+    async def _watch_gateways(self) -> None:
+        while True:
+            await asyncio.sleep(max(0.2, self.policy.gateway_silence_s / 3))
+            try:
+                await self.expire_gateways()
+            except Exception:
+                log.exception("gateway watchdog failed")
 
     async def doctor_message(self, who: Principal, message: Message) -> Message | None:
         """Apply one message from a doctor's socket; the reply, if any."""
@@ -476,11 +521,18 @@ class Realtime:
         who = Principal(doctor_id, Role.DOCTOR)
         kind = message.get("type")
         try:
+            origin = str(message.get("o", "remote"))
+            self._heard_s[origin] = self.clock()
             if kind == "presence":
                 if message.get("online"):
-                    await self.doctor_connected(doctor_id)
+                    await self.doctor_connected(doctor_id, origin)
                 else:
-                    await self.doctor_disconnected(doctor_id)
+                    await self.doctor_disconnected(doctor_id, origin)
+                return
+            if kind == "heartbeat":
+                doctors = message.get("doctors")
+                if isinstance(doctors, list):
+                    await self.gateway_heartbeat(origin, [str(d) for d in doctors])
                 return
             reply = await self.doctor_message(who, message)
         except (

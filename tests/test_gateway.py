@@ -662,3 +662,60 @@ async def test_a_role_change_ends_the_users_tokens(helsinki_router: Router, tmp_
         fresh = (await api.login(user.email))["access_token"]
         me = await api.client.get("/api/v1/auth/me", headers=api.auth(fresh))
         assert me.status_code == 200 and me.json()["role"] == "operator"
+
+
+@pytest.mark.postgis
+@pytest.mark.redis
+async def test_a_killed_gateway_process_takes_its_doctors_offline(
+    helsinki_router: Router, tmp_path: Path, redis_prefix: str
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from services.realtime import RealtimePolicy
+    from tests.conftest import TEST_REDIS_URL
+
+    async with engine_with_gateway(
+        helsinki_router, tmp_path, backend="postgis", redis_url=TEST_REDIS_URL,
+        redis_prefix=redis_prefix, realtime_policy=RealtimePolicy(gateway_silence_s=1.5),
+    ) as (api, _gateway):  # fmt: skip
+        port = _free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": api.runtime.config.database_url or "",
+            "REDIS_URL": TEST_REDIS_URL,
+            "TOT_REDIS_PREFIX": redis_prefix,
+            "TOT_JWT_SECRET": api.runtime.config.jwt_secret,
+            "TOT_WS_PORT": str(port),
+            "TOT_GATEWAY_HEARTBEAT_S": "0.3",
+        }
+        other = subprocess.Popen([sys.executable, "-m", "tot", "gateway"], env=env)
+        try:
+            for _ in range(100):
+                try:
+                    _, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.close()
+                    break
+                except OSError:
+                    await asyncio.sleep(0.1)
+            doctor_id, doctor_token = await api.doctor(on_shift_at=NEARBY)
+            registry = api.runtime.registry
+            async with connect(
+                f"ws://127.0.0.1:{port}/ws/doctor?token={doctor_token}", compression=None
+            ) as d:
+                await Socket(d).next("hello")
+                await asyncio.sleep(2.5)  # heartbeats keep a live gateway's doctors online
+                assert registry.status(doctor_id).name == "AVAILABLE"
+                other.send_signal(signal.SIGKILL)  # no goodbye, no presence message
+                other.wait(timeout=10)
+                for _ in range(80):
+                    if registry.status(doctor_id).name == "OFFLINE":
+                        break
+                    await asyncio.sleep(0.1)
+                assert registry.status(doctor_id).name == "OFFLINE"
+        finally:
+            if other.poll() is None:
+                other.kill()
+                other.wait(timeout=10)

@@ -178,11 +178,16 @@ async def run_gateway(settings: Settings) -> None:
         }  # fmt: skip
 
     await bus.start()
+    import os
+
     gateway = Gateway(
         auth,
         bus,
         watch=watch,
-        policy=GatewayPolicy(origins=tuple(settings.ws_origins or settings.cors_origins)),
+        policy=GatewayPolicy(
+            origins=tuple(settings.ws_origins or settings.cors_origins),
+            heartbeat_every_s=float(os.environ.get("TOT_GATEWAY_HEARTBEAT_S", "10")),
+        ),
     )
     await gateway.start(settings.host, settings.ws_port)
     log.warning("TOT gateway on ws://%s:%d/ws/ (engine via Redis)", settings.host, gateway.port)
