@@ -56,7 +56,6 @@ CLOSE_TOO_SLOW = 4008  # the client did not read; it may resume with last_seq
 CLOSE_FLOODING = 4029
 CLOSE_SILENT = 4408
 CLOSE_REVOKED = 4401  # the account was blocked or its role changed: log in again
-CLOSE_WATCH_ENDED = 4410  # the booking is over or its doctor changed: open it again
 
 _SEQ = re.compile(r"^[0-9]{1,18}$")
 ERRORS = (
@@ -304,11 +303,11 @@ class Gateway:
         if replayed is None and snapshot is not None:
             self._queue(client, {**snapshot, "seq": current})
         for event in replayed or []:
-            self._queue_event(client, event, force=True)
+            self._queue_event(client, event)
         if replayed is None:
             client.sent_seq = current
         for event in client.held:
-            self._queue_event(client, event, force=True)
+            self._queue_event(client, event)
         client.held.clear()
         client.ready = True
         if client.booking_id is not None:
@@ -474,7 +473,7 @@ class Gateway:
         client.events.append(data)
         client.wake.set()
 
-    def _queue_event(self, client: Client, event: Message, *, force: bool = False) -> None:
+    def _queue_event(self, client: Client, event: Message) -> None:
         seq = int(event.get("seq", 0))
         if seq <= client.sent_seq:
             return  # already sent (replay and live overlap)

@@ -233,9 +233,6 @@ class Runtime:
         if self.redis is not None:
             await self.redis.aclose()
 
-    def record_fix(self, fix: LocationFix) -> None:
-        self.locations.submit((fix,))
-
 
 async def _open_accounts(config: RuntimeConfig) -> AccountStore:
     if config.database_url:

@@ -188,9 +188,6 @@ async def list_bookings(
     )
 
 
-BookingId = Annotated[str, "booking id"]
-
-
 @router.get("/bookings/{booking_id}", summary="One booking, with its history and messages")
 async def get_booking(
     booking_id: Identifier, who: AnyUserDep, runtime: RuntimeDep, request: Request
