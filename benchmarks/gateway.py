@@ -91,6 +91,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, deque
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,20 @@ import numpy as np
 import orjson
 
 from benchmarks._common import PROJECT_ROOT
+
+
+def iso(epoch_s: float) -> str:
+    """RFC 3339 with milliseconds, as the protocol wants (services.times does the same)."""
+    moment = datetime.fromtimestamp(epoch_s, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
 
 SECRET = "gateway-benchmark-secret-" + "x" * 40
 INTERVAL_S = 2.0  # each doctor sends a position this often at the nominal rate
@@ -286,7 +301,13 @@ class Doctor:
         lat, lon = self._at(self.theta)
         self.recent.append((lat, lon, now))
         return orjson.dumps(
-            {"type": "position", "lat": lat, "lon": lon, "accuracy_m": 10.0, "recorded_at": now}
+            {
+                "type": "position",
+                "lat": lat,
+                "lon": lon,
+                "accuracy_m": 10.0,
+                "recorded_at": iso(now),
+            }
         )
 
     def sent_at(self, lat: Any, lon: Any) -> float | None:
@@ -586,8 +607,9 @@ class Load:
                     continue
                 if not d.watched:
                     d.watched = True
-                sent = m.get("recorded_at")
-                if not isinstance(sent, float):
+                stamp = m.get("recorded_at")
+                sent = parse_iso(stamp) if isinstance(stamp, str) else None
+                if sent is None:
                     sent = d.sent_at(m.get("lat"), m.get("lon"))
                     self.by_coordinates += 1
                 if sent is None:

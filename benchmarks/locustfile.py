@@ -19,6 +19,7 @@ import os
 import random
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -208,7 +209,7 @@ class DoctorUser(User, _Api):
                         "lat": self.lat,
                         "lon": self.lon,
                         "accuracy_m": 8,
-                        "recorded_at": time.time(),
+                        "recorded_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
                     }
                 )
             )

@@ -9,6 +9,7 @@ or a cancellation) has exactly one outcome, and the loser is told why.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -68,6 +69,11 @@ class CandidateSource(Protocol):
         self, booking: Booking, doctors: Sequence[str], now_s: float
     ) -> Sequence[str]:
         """Of these busy doctors, those near enough to take an emergency, best first."""
+        ...
+
+    def unassignable(self, doctor_id: str, booking: Booking, now_s: float) -> str | None:
+        """Why an operator may not give this booking to this doctor (an unknown id, a
+        doctor not on shift, an expired licence), or None when they may."""
         ...
 
 
@@ -140,6 +146,10 @@ def _text(value: str, field: str, *, required: bool = False) -> str:
     return text
 
 
+# Booking ids go into URL paths, and offer ids are "<booking_id>.<round>.<k>".
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
 def _who(actor: Actor, actor_id: str) -> str:
     return "system" if actor is Actor.SYSTEM else f"{actor.value}:{actor_id}"
 
@@ -153,7 +163,6 @@ class DispatchCore:
         self.doctor_booking: dict[str, str] = {}  # doctor -> the active booking they hold
         self.doctor_offer: dict[str, str] = {}  # doctor -> their open offer
         self.offline_doctors: set[str] = set()
-        self._offer_seq = 0
         self._events: list[Event] = []
         self._now = -math.inf
         self._handlers: dict[type, Callable[[Command], None]] = {
@@ -229,6 +238,64 @@ class DispatchCore:
                     booking, S.SEARCHING, Actor.SYSTEM, "", "engine restarted: offers made afresh"
                 )
         self._tick(Tick())
+        events, self._events = self._events, []
+        return events
+
+    def reload(self, stored: dict[str, Booking | None], now_s: float) -> list[Event]:
+        """Undo changes that storage refused: put these bookings back as they are stored.
+
+        Each id in `stored` is taken out of memory (its offers withdrawn without a word:
+        nobody was told of what was refused) and replaced by its stored version (None:
+        never stored, so it is gone). A stored booking whose doctor is now bound to
+        another booking goes back to searching; an offered one has its offers made
+        afresh, as after a restart. Returns the events of those moves.
+        """
+        if not math.isfinite(now_s):
+            raise ValueError("now_s must be a finite time")
+        self._now = max(self._now, now_s)
+        self._events = []
+        for booking_id in stored:
+            self.bookings.pop(booking_id, None)
+            for offer in [o for o in self.offers.values() if o.booking_id == booking_id]:
+                del self.offers[offer.offer_id]
+                if self.doctor_offer.get(offer.doctor_id) == offer.offer_id:
+                    del self.doctor_offer[offer.doctor_id]
+            for held_by in [d for d, b in self.doctor_booking.items() if b == booking_id]:
+                del self.doctor_booking[held_by]
+        back = sorted(
+            (b for b in stored.values() if b is not None and not b.terminal),
+            key=lambda b: (b.created_s, b.booking_id),
+        )
+        taken: list[Booking] = []
+        for booking in back:
+            self.bookings[booking.booking_id] = booking
+            booking.search_started_s = now_s
+            booking.offers_made = 0
+            bound = booking.doctor_id
+            if booking.status in WITH_DOCTOR and bound is not None:
+                if bound in self.doctor_booking:
+                    taken.append(booking)
+                else:
+                    self.doctor_booking[bound] = booking.booking_id
+        for booking in taken:
+            doctor = booking.doctor_id
+            assert doctor is not None
+            other = self.bookings[self.doctor_booking[doctor]]
+            why = "storage refused a change; the doctor is bound elsewhere"
+            if booking.status in (S.ASSIGNED, S.EN_ROUTE):
+                self._release(booking, why)
+            elif other.status in (S.ASSIGNED, S.EN_ROUTE):  # the stored visit has begun
+                self._release(other, why)
+                self.doctor_booking[doctor] = booking.booking_id
+            else:  # two visits begun by one doctor: storage's guard makes this impossible
+                raise ValueError(
+                    f"doctor {doctor} is at {other.booking_id} and {booking.booking_id}"
+                )
+        for booking in back:
+            if booking.status is S.OFFERED and not self.open_offers(booking.booking_id):
+                self._move(booking, S.SEARCHING, Actor.SYSTEM, "", "offers made afresh")
+        for booking in back:
+            self._search(booking)
         events, self._events = self._events, []
         return events
 
@@ -386,10 +453,12 @@ class DispatchCore:
         chosen = list(dict.fromkeys(ranked))[:room]
         if chosen:
             self._move(booking, S.OFFERED, Actor.SYSTEM, "", f"offered to {', '.join(chosen)}")
-            for doctor in chosen:
-                self._offer_seq += 1
+            # Ids safe in a URL path, and unique across restarts: the history (which is
+            # stored) only grows, and each round of offers appends one update to it.
+            round_no = len(booking.history)
+            for k, doctor in enumerate(chosen):
                 offer = Offer(
-                    offer_id=f"{booking.booking_id}/o{self._offer_seq}",
+                    offer_id=f"{booking.booking_id}.{round_no}.{k}",
                     booking_id=booking.booking_id,
                     doctor_id=doctor,
                     sent_s=now,
@@ -458,6 +527,10 @@ class DispatchCore:
 
     def _request(self, cmd: RequestBooking) -> None:
         _text(cmd.booking_id, "booking_id", required=True)
+        if not _SAFE_ID.fullmatch(cmd.booking_id):
+            raise RejectedError(
+                "booking_id may hold only letters, digits, '-' and '_' (it goes into URLs)"
+            )
         _text(cmd.patient_id, "patient_id", required=True)
         _text(cmd.call_type, "call_type", required=True)
         for name in ("address", "symptoms", "notes"):
@@ -655,6 +728,9 @@ class DispatchCore:
             raise RejectedError(f"a {booking.status.value} booking cannot be given another doctor")
         if booking.doctor_id == doctor:
             raise RejectedError(f"doctor {doctor!r} already has this booking")
+        why_not = self.candidates.unassignable(doctor, booking, self._now)
+        if why_not is not None:
+            raise RejectedError(why_not)
         if doctor in self.offline_doctors:
             raise RejectedError(f"doctor {doctor!r} is offline")
         current = self.doctor_booking.get(doctor)

@@ -48,6 +48,9 @@ class ScriptedCandidates:
         ]
         return sorted(near, key=lambda d: (self.distance_m(d, booking), d))
 
+    def unassignable(self, doctor_id: str, booking: Booking, now_s: float) -> str | None:
+        return None if doctor_id in self.doctors else f"no doctor {doctor_id!r} is on shift"
+
 
 class Driver:
     """Runs a DispatchCore on a simulated clock, ticking it as time passes."""

@@ -291,6 +291,9 @@ class DoctorRegistry:
     def status(self, doctor_id: str) -> DoctorStatus:
         return DoctorStatus(int(self._status[self.slot(doctor_id)]))
 
+    def credential_expires_s(self, doctor_id: str) -> float:
+        return float(self._cred_expires_s[self.slot(doctor_id)])
+
     def position(self, doctor_id: str) -> tuple[float, float, float, float] | None:
         """(lat, lon, accuracy_m, fix_s) of the last accepted fix, or None."""
         slot = self.slot(doctor_id)

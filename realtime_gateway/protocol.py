@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from services.times import parse_rfc3339
+
 MAX_FRAME_BYTES = 16 * 1024
 
 
@@ -33,6 +35,17 @@ def _number(
     return float(value)
 
 
+def _instant(m: dict[str, Any], name: str) -> float | None:
+    """An optional RFC 3339 date-time, as epoch seconds."""
+    value = m.get(name)
+    if value is None:
+        return None
+    try:
+        return parse_rfc3339(value)
+    except ValueError as exc:
+        raise ProtocolError("invalid_message", f"{name}: {exc}") from None
+
+
 def _text(m: dict[str, Any], name: str, max_len: int, *, required: bool = True) -> str | None:
     value = m.get(name)
     if value is None:
@@ -53,7 +66,7 @@ def _position(m: dict[str, Any]) -> dict[str, Any]:
         "lat": _number(m, "lat", -90, 90),
         "lon": _number(m, "lon", -180, 180),
         "accuracy_m": _number(m, "accuracy_m", 0, 10_000, required=False) or 10.0,
-        "recorded_at": _number(m, "recorded_at", 0, 1e11, required=False),
+        "recorded_at": _instant(m, "recorded_at"),
     }
 
 

@@ -27,11 +27,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
+from redis.exceptions import RedisError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
-from websockets.typing import Origin
 
 from accounts import Role
 from dispatch_core import Priority
@@ -45,9 +45,11 @@ from services.auth import (
     Principal,
 )
 from services.bookings import InvalidRequestError
-from services.bus import Bus, Message
+from services.bus import Bus, Head, Message
 from services.doctors import FixRefusedError
+from services.errors import ChangeNotStoredError, StorageUnavailableError
 from services.realtime import OPS, Realtime, topic_of_booking, topic_of_doctor
+from services.times import rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,16 @@ CLOSE_SILENT = 4408
 CLOSE_REVOKED = 4401  # the account was blocked or its role changed: log in again
 
 _SEQ = re.compile(r"^[0-9]{1,18}$")
+_EPOCH = re.compile(r"^[0-9a-f]{1,32}$")
+
+
+class UnavailableError(Exception):
+    """The engine cannot be reached from this gateway now (Redis is away)."""
+
+
 ERRORS = (
+    UnavailableError,
+    StorageUnavailableError,
     NotFoundError,
     ForbiddenError,
     ConflictError,
@@ -70,7 +81,11 @@ ERRORS = (
 
 @dataclass(frozen=True, slots=True)
 class GatewayPolicy:
-    origins: tuple[str, ...] = ()  # browsers' allowed origins; clients without Origin pass
+    # Browsers' allowed origins. Empty: only the engine's own pages, i.e. an Origin on the
+    # socket's own host name at `page_port` (where the pages are served) or at the
+    # socket's own port (one origin behind a proxy). Clients without Origin pass.
+    origins: tuple[str, ...] = ()
+    page_port: int | None = None
     messages_per_s: float = 20.0  # per connection, token bucket
     burst: float = 40.0
     flood_drops_before_close: int = 200
@@ -94,6 +109,7 @@ class Client:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     ready: bool = False  # replay sent; live events flow
     held: list[Message] = field(default_factory=list)
+    epoch: str = ""  # the engine start whose numbers sent_seq counts in ("": not known yet)
     sent_seq: int = 0
     tokens: float = 0.0
     refill_at: float = 0.0
@@ -146,9 +162,6 @@ class Gateway:
             host,
             port,
             process_request=self._handshake,
-            origins=[*(Origin(o) for o in self.policy.origins), None]
-            if self.policy.origins
-            else None,
             max_size=MAX_FRAME_BYTES,
             max_queue=64,
             compression=None,  # small JSON messages: deflate costs more CPU than it saves
@@ -180,7 +193,31 @@ class Gateway:
 
     # -- the handshake: everything is checked before accept ---------------------------------
 
+    def _origin_allowed(self, request: Request) -> bool:
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return True  # not a browser: its token is what counts
+        if self.policy.origins:
+            return origin in self.policy.origins
+        try:
+            page = urlsplit(origin)
+            socket_host = urlsplit(f"//{request.headers.get('Host', '')}")
+            page_port = page.port or (443 if page.scheme == "https" else 80)
+            socket_port = socket_host.port or 80
+        except ValueError:
+            return False
+        if page.scheme not in ("http", "https") or not page.hostname:
+            return False
+        ports = {socket_port} | ({self.policy.page_port} if self.policy.page_port else set())
+        return page.hostname == socket_host.hostname and page_port in ports
+
     async def _handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+        if not self._origin_allowed(request):
+            return _refuse(
+                connection,
+                HTTPStatus.FORBIDDEN,
+                "this page's origin may not open sockets here (TOT_WS_ORIGINS lists others)",
+            )
         url = urlsplit(request.path)
         query = parse_qs(url.query)
         token = (query.get("token") or [""])[0]
@@ -233,6 +270,11 @@ class Gateway:
             topic = topic_of_booking(booking_id)
         if last_seq_text and not _SEQ.match(last_seq_text):
             return _refuse(connection, HTTPStatus.BAD_REQUEST, "last_seq must be a whole number")
+        epoch_text = (query.get("epoch") or [""])[0]
+        if epoch_text and not _EPOCH.match(epoch_text):
+            return _refuse(
+                connection, HTTPStatus.BAD_REQUEST, "epoch must be the value hello gave (hex)"
+            )
         self._pending[connection] = (principal, channel, topic, booking_id, snapshot)
         return None
 
@@ -242,6 +284,7 @@ class Gateway:
         principal, channel, topic, booking_id, snapshot = self._pending.pop(connection)
         query = parse_qs(urlsplit(connection.request.path).query) if connection.request else {}
         last_seq_text = (query.get("last_seq") or [""])[0]
+        epoch = (query.get("epoch") or [""])[0]
         client = Client(
             connection,
             principal,
@@ -259,7 +302,7 @@ class Gateway:
         try:
             if channel == "doctor":
                 await self._presence(principal.user_id, online=True)
-            await self._open(client, int(last_seq_text) if last_seq_text else None, snapshot)
+            await self._open(client, epoch, int(last_seq_text) if last_seq_text else None, snapshot)
             async for raw in connection:
                 await self._receive(client, raw)
         except ConnectionClosed:
@@ -276,36 +319,53 @@ class Gateway:
                     await self._presence(principal.user_id, online=False)
 
     async def _open(
-        self, client: Client, last_seq: int | None, snapshot: dict[str, Any] | None
+        self, client: Client, epoch: str, last_seq: int | None, snapshot: dict[str, Any] | None
     ) -> None:
-        """Hello, then the replay (or a resync and a snapshot), then live events."""
-        current = await self.bus.last_seq(client.topic)
-        # The state now, after `current` was read and with live events already held: an
+        """Hello, then the replay (or a resync), then the state now (a snapshot), then live
+        events. The snapshot goes on every connect: after a replay it is the last word."""
+        try:
+            head = await self.bus.head(client.topic)
+        except Exception as exc:  # Redis away (an extra gateway): the state still comes
+            log.warning("topic head unreadable (%s); the client is resynced", exc)
+            head = Head("", 0)
+        # The state now, after the head was read and with live events already held: an
         # event between the handshake and here is in the snapshot or follows it.
         snapshot = await self._fresh_snapshot(client, snapshot)
         self._queue(
             client,
-            {"type": "hello", "channel": client.channel, "topic": client.topic, "seq": current},
+            {
+                "type": "hello",
+                "channel": client.channel,
+                "topic": client.topic,
+                "epoch": head.epoch,
+                "seq": head.seq,
+            },
         )
         replayed: list[Message] | None = None
         if last_seq is not None:
-            replayed = await self.bus.replay(client.topic, last_seq)
+            if epoch == head.epoch and head.epoch:
+                try:
+                    replayed = await self.bus.replay(client.topic, epoch, last_seq)
+                except Exception as exc:
+                    log.warning("replay unreadable (%s); the client is resynced", exc)
             if replayed is None:
                 self._queue(
                     client,
                     {
                         "type": "resync",
                         "topic": client.topic,
-                        "seq": current,
-                        "detail": "too far behind: state follows, replay is not possible",
+                        "epoch": head.epoch,
+                        "seq": head.seq,
+                        "detail": "the events missed cannot be replayed (too far behind, "
+                        "or the engine restarted): the state follows",
                     },
                 )
-        if replayed is None and snapshot is not None:
-            self._queue(client, {**snapshot, "seq": current})
+        client.epoch = head.epoch
         for event in replayed or []:
             self._queue_event(client, event)
-        if replayed is None:
-            client.sent_seq = current
+        client.sent_seq = head.seq
+        if snapshot is not None:
+            self._queue(client, {**snapshot, "epoch": head.epoch, "seq": head.seq})
         for event in client.held:
             self._queue_event(client, event)
         client.held.clear()
@@ -407,11 +467,16 @@ class Gateway:
     async def _dispatch(self, client: Client, message: Message) -> Message | None:
         kind = message["type"]
         if kind == "ping":
-            return {"type": "pong", "at": time.time()}
+            return {"type": "pong", "at": rfc3339(time.time())}
         if client.channel == "doctor":
             if self.realtime is not None:
                 return await self.realtime.doctor_message(client.principal, message)
-            await self.bus.send_command({**message, "doctor_id": client.principal.user_id})
+            try:
+                await self.bus.send_command({**message, "doctor_id": client.principal.user_id})
+            except (OSError, RedisError) as exc:
+                raise UnavailableError(
+                    "the engine cannot be reached just now; send it again shortly"
+                ) from exc
             return None  # the engine answers on the doctor's topic
         if client.channel == "operator":
             assert self.realtime is not None
@@ -475,10 +540,38 @@ class Gateway:
 
     def _queue_event(self, client: Client, event: Message) -> None:
         seq = int(event.get("seq", 0))
+        epoch = str(event.get("epoch", ""))
+        if epoch != client.epoch:
+            if client.epoch:
+                # The engine restarted: its numbers began again. Tell the client, take
+                # the new numbering, and send the state afresh.
+                self._queue(
+                    client,
+                    {
+                        "type": "resync",
+                        "topic": client.topic,
+                        "epoch": epoch,
+                        "seq": seq - 1,
+                        "detail": "the engine restarted: the state follows",
+                    },
+                )
+                self._resend_snapshot(client)
+            client.epoch = epoch
+            client.sent_seq = seq - 1
         if seq <= client.sent_seq:
             return  # already sent (replay and live overlap)
         client.sent_seq = seq
         self._push(client, orjson.dumps(event))
+
+    def _resend_snapshot(self, client: Client) -> None:
+        async def resend() -> None:
+            snapshot = await self._fresh_snapshot(client, None)
+            if snapshot is not None:
+                self._queue(client, {**snapshot, "epoch": client.epoch, "seq": client.sent_seq})
+
+        task = asyncio.get_running_loop().create_task(resend())
+        self._closing_tasks.add(task)
+        task.add_done_callback(self._closing_tasks.discard)
 
     async def _write(self, client: Client) -> None:
         connection = client.connection
@@ -600,7 +693,7 @@ class Gateway:
             if not b.terminal and south <= b.latitude <= north and west <= b.longitude <= east
         ]
         client.position = orjson.dumps(
-            {"type": "feed", "at": time.time(), "doctors": doctors, "bookings": bookings}
+            {"type": "feed", "at": rfc3339(time.time()), "doctors": doctors, "bookings": bookings}
         )
         client.wake.set()
 
@@ -617,6 +710,8 @@ def _code(exc: Exception) -> str:
     return {
         NotFoundError: "not_found", ForbiddenError: "forbidden", ConflictError: "conflict",
         InvalidRequestError: "invalid", FixRefusedError: "position_refused", AuthError: "unauthorized",
+        UnavailableError: "unavailable", StorageUnavailableError: "unavailable",
+        ChangeNotStoredError: "conflict",
     }.get(type(exc), "error")  # fmt: skip
 
 

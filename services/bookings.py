@@ -25,7 +25,7 @@ from dispatch_core.messages import (
     RequestBooking,
     ReturnToSearch,
 )
-from dispatch_core.model import TERMINAL, Offer
+from dispatch_core.model import TERMINAL, Offer, OfferOutcome
 from dispatch_core.ports import BookingListing, BookingStore
 from matching import CallRequest, Matcher
 from routing import InvalidCoordinateError, SnapError
@@ -183,6 +183,12 @@ class BookingService:
             raise InvalidRequestError(f"this address cannot be reached by road: {exc}") from None
         priority = Priority.EMERGENCY if visit.is_emergency else visit.priority
         booking_id = booking_id_for(who.user_id, idempotency_key)
+        if idempotency_key is not None:
+            # A retry of a create that took effect (its answer lost, or a 503 while
+            # storage was away) gets the booking, as the first attempt would have.
+            earlier = self.engine.core.bookings.get(booking_id) or await self.store.load(booking_id)
+            if earlier is not None and earlier.patient_id == who.user_id:
+                return earlier
         await self._do(
             RequestBooking(
                 booking_id,
@@ -326,6 +332,12 @@ class BookingService:
         else:
             raise ForbiddenError("only the patient or an operator may cancel a booking")
         if booking.terminal:
+            if (
+                booking.status is BookingStatus.CANCELLED
+                and _last_by(booking, actor, who)
+                and booking.history[-1].reason == reason.strip()
+            ):
+                return booking  # a retry of this very cancellation: the same answer
             raise ConflictError(f"booking {booking_id!r} is already {booking.status.value}")
         await self._do(CancelBooking(booking_id, actor, who.user_id, reason))
         self.audit.record(
@@ -367,6 +379,13 @@ class BookingService:
 
     async def accept(self, who: Principal, offer_id: str) -> Booking:
         self._require(who, Role.DOCTOR)
+        earlier = self.engine.core.offers.get(offer_id)
+        if (
+            earlier is not None
+            and earlier.doctor_id == who.user_id
+            and earlier.outcome is OfferOutcome.ACCEPTED
+        ):
+            return await self.get(who, earlier.booking_id)  # a retry: the same answer
         await self._do(AcceptOffer(offer_id, who.user_id))
         offer = self.engine.core.offers.get(offer_id)
         if offer is None:
@@ -375,13 +394,26 @@ class BookingService:
 
     async def decline(self, who: Principal, offer_id: str, reason: str) -> None:
         self._require(who, Role.DOCTOR)
+        earlier = self.engine.core.offers.get(offer_id)
+        if (
+            earlier is not None
+            and earlier.doctor_id == who.user_id
+            and earlier.outcome is OfferOutcome.DECLINED
+        ):
+            return  # a retry of this decline
         await self._do(DeclineOffer(offer_id, who.user_id, reason))
 
     async def progress(
         self, who: Principal, booking_id: str, status: BookingStatus, final_price: float | None
     ) -> Booking:
         self._require(who, Role.DOCTOR)
-        await self.get(who, booking_id)
+        booking = await self.get(who, booking_id)
+        if (
+            booking.status is status
+            and booking.doctor_id == who.user_id
+            and _last_by(booking, Actor.DOCTOR, who)
+        ):
+            return booking  # a retry of this report: the same answer
         await self._do(ReportProgress(booking_id, who.user_id, status, final_price))
         self.audit.record(who.user_id, who.role, f"booking.{status.value}", "booking", booking_id)
         return await self.get(who, booking_id)
@@ -392,7 +424,26 @@ class BookingService:
         self, who: Principal, booking_id: str, doctor_id: str, reason: str, *, release_current: bool
     ) -> Booking:
         self._require(who, Role.OPERATOR, Role.ADMIN)
-        await self._do(AssignDoctor(booking_id, doctor_id, who.user_id, reason, release_current))
+        doctor = await self.accounts.user(doctor_id)
+        if doctor is None or doctor.role is not Role.DOCTOR:
+            raise NotFoundError(f"no doctor {doctor_id!r}")
+        if not doctor.is_active:
+            raise ConflictError(f"doctor {doctor_id!r} is blocked")
+        if not doctor.is_verified:
+            raise ConflictError(f"doctor {doctor_id!r} is not verified yet")
+        current = self.engine.core.bookings.get(booking_id)
+        if (
+            current is not None
+            and current.doctor_id == doctor_id
+            and _last_by(current, Actor.OPERATOR, who)
+        ):
+            return await self.get(who, booking_id)  # a retry of this assignment
+        try:
+            await self._do(
+                AssignDoctor(booking_id, doctor_id, who.user_id, reason, release_current)
+            )
+        except InvalidRequestError as exc:  # the booking's or the doctor's state forbids it
+            raise ConflictError(str(exc)) from None
         self.audit.record(
             who.user_id,
             who.role,
@@ -415,6 +466,13 @@ class BookingService:
         self, who: Principal, booking_id: str, priority: Priority, reason: str
     ) -> Booking:
         self._require(who, Role.OPERATOR, Role.ADMIN)
+        current = self.engine.core.bookings.get(booking_id)
+        if (
+            current is not None
+            and current.priority is priority
+            and _last_by(current, Actor.OPERATOR, who)
+        ):
+            return await self.get(who, booking_id)  # a retry of this change
         await self._do(ChangePriority(booking_id, who.user_id, priority, reason))
         self.audit.record(
             who.user_id,
@@ -432,3 +490,11 @@ class BookingService:
             raise ForbiddenError(
                 f"this needs one of the roles: {', '.join(r.value for r in roles)}"
             )
+
+
+def _last_by(booking: Booking, actor: Actor, who: Principal) -> bool:
+    """Whether the booking's last recorded change was made by this person: a request
+    repeated after it took effect (a lost answer, a 503) is answered as the first was."""
+    return (
+        bool(booking.history) and booking.history[-1].updated_by == f"{actor.value}:{who.user_id}"
+    )

@@ -3,16 +3,21 @@ lossy position fan-out. In-process by default; storage.redis_bus carries it betw
 processes when REDIS_URL is set.
 
 Topics: `booking:<id>` (what the patient sees), `doctor:<id>` (offers, assignments),
-`ops` (alerts and status changes for operators). Every event on a topic gets the next
-sequence number of that topic; the last `window` events of each topic can be replayed to
-a client that reconnects. Positions carry no sequence number: only the latest matters.
+`ops` (alerts and status changes for operators). The engine is the one writer of topic
+events, and numbers them itself: every event on a topic gets the next sequence number
+of that topic within the engine's *epoch* (an id made at each engine start), so the
+numbering never depends on Redis, and a restart (new epoch, numbers from 1 again) is
+seen by every client as an epoch change, never as a counter that went backwards. The
+last `window` events of each topic can be replayed to a client that reconnects with the
+same epoch. Positions carry no sequence number: only the latest matters.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from storage.topic_log import Head, TopicLog, missed_events, new_epoch
 
 Message = dict[str, Any]
 EventListener = Callable[[str, Message], None]  # (topic, message with "seq")
@@ -20,19 +25,21 @@ PositionListener = Callable[[str, Message], None]  # (booking id, message)
 CommandListener = Callable[[Message], None]  # a doctor's message from another process
 
 REPLAY_WINDOW = 100
+__all__ = ["REPLAY_WINDOW", "Bus", "Head", "InProcessBus", "TopicLog", "missed_events", "new_epoch"]
 
 
 class Bus(Protocol):
     async def append(self, topic: str, message: Message) -> int:
-        """Give the message the topic's next seq, keep it for replay, deliver it."""
+        """Give the message the topic's next seq (and the epoch), keep it for replay,
+        deliver it. Only the engine appends."""
         ...
 
-    async def replay(self, topic: str, after_seq: int) -> list[Message] | None:
-        """Events after `after_seq`, oldest first; None when some fell out of the window
-        (the client must resync)."""
+    async def replay(self, topic: str, epoch: str, after_seq: int) -> list[Message] | None:
+        """Events of `epoch` after `after_seq`, oldest first; None when the client must
+        resync: another epoch, some fell out of the window, or it is ahead."""
         ...
 
-    async def last_seq(self, topic: str) -> int: ...
+    async def head(self, topic: str) -> Head: ...
 
     async def publish_position(self, booking_id: str, message: Message) -> None:
         """Lossy: to whoever watches this booking's doctor, in every process."""
@@ -53,60 +60,12 @@ class Bus(Protocol):
     async def close(self) -> None: ...
 
 
-class TopicLog:
-    """Per-topic sequence numbers and the last `window` events, for a bounded number of
-    topics (least recently written dropped first: finished bookings age out)."""
-
-    def __init__(self, window: int = REPLAY_WINDOW, max_topics: int = 200_000) -> None:
-        self.window = window
-        self.max_topics = max_topics
-        self._logs: OrderedDict[str, tuple[int, deque[Message]]] = OrderedDict()
-
-    def append(self, topic: str, message: Message) -> Message:
-        seq, log = self._logs.pop(topic, (0, deque(maxlen=self.window)))
-        seq += 1
-        stamped = {**message, "seq": seq, "topic": topic}
-        log.append(stamped)
-        self._logs[topic] = (seq, log)
-        while len(self._logs) > self.max_topics:
-            self._logs.popitem(last=False)
-        return stamped
-
-    def record(self, topic: str, stamped: Message) -> None:
-        """Keep an event stamped elsewhere (another process), in order."""
-        seq, log = self._logs.pop(topic, (0, deque(maxlen=self.window)))
-        new_seq = int(stamped["seq"])
-        if new_seq > seq:
-            log.append(stamped)
-            seq = new_seq
-        self._logs[topic] = (seq, log)
-        while len(self._logs) > self.max_topics:
-            self._logs.popitem(last=False)
-
-    def last_seq(self, topic: str) -> int:
-        entry = self._logs.get(topic)
-        return entry[0] if entry else 0
-
-    def replay(self, topic: str, after_seq: int) -> list[Message] | None:
-        entry = self._logs.get(topic)
-        if entry is None:
-            return [] if after_seq == 0 else None  # unknown here: resync
-        seq, log = entry
-        if after_seq == seq:
-            return []
-        if after_seq > seq:
-            return None  # ahead of us: the counter restarted (a restart, an eviction)
-        missed = [m for m in log if m["seq"] > after_seq]
-        if not missed or missed[0]["seq"] != after_seq + 1:
-            return None
-        return missed
-
-
 class InProcessBus:
     """One process: listeners are called directly."""
 
     def __init__(self, window: int = REPLAY_WINDOW) -> None:
         self.log = TopicLog(window)
+        self.epoch = self.log.epoch
         self._event_listeners: list[EventListener] = []
         self._position_listeners: list[PositionListener] = []
         self._command_listeners: list[CommandListener] = []
@@ -117,11 +76,11 @@ class InProcessBus:
             listener(topic, stamped)
         return int(stamped["seq"])
 
-    async def replay(self, topic: str, after_seq: int) -> list[Message] | None:
-        return self.log.replay(topic, after_seq)
+    async def replay(self, topic: str, epoch: str, after_seq: int) -> list[Message] | None:
+        return self.log.replay(topic, epoch, after_seq)
 
-    async def last_seq(self, topic: str) -> int:
-        return self.log.last_seq(topic)
+    async def head(self, topic: str) -> Head:
+        return self.log.head(topic)
 
     async def publish_position(self, booking_id: str, message: Message) -> None:
         for listener in self._position_listeners:

@@ -47,6 +47,15 @@ class MatcherCandidates:
         self.decisions[booking.booking_id] = decision
         return decision.ranking
 
+    def unassignable(self, doctor_id: str, booking: Booking, now_s: float) -> str | None:
+        """Operators assign doctors on shift (in the registry) whose licence is valid."""
+        registry = self.matcher.registry
+        if doctor_id not in registry:
+            return f"no doctor {doctor_id!r} is on shift"
+        if registry.credential_expires_s(doctor_id) <= now_s:
+            return f"doctor {doctor_id!r} has an expired licence"
+        return None
+
     def rank_preemptable(
         self, booking: Booking, doctors: Sequence[str], now_s: float
     ) -> Sequence[str]:

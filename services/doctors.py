@@ -7,8 +7,11 @@ into the registry and the location history."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
 
 from accounts import AccountStore, Role, User
 from dispatch_core import BookingStatus
@@ -61,6 +64,18 @@ def profile_of(user: User) -> DoctorProfile:
     )
 
 
+class ShiftStore(Protocol):
+    """Where shifts are kept (geo.doctor_availability), so a restart knows who is on one."""
+
+    async def save_shift(self, doctor_id: str, status: str | None, at_s: float) -> None: ...
+
+    async def shifts(self) -> dict[str, tuple[str, float]]: ...
+
+
+AVAILABLE = "available"
+ON_BREAK = "on_break"
+
+
 class DoctorService:
     def __init__(
         self,
@@ -69,14 +84,60 @@ class DoctorService:
         engine: Engine,
         clock: Callable[[], float],
         record_fix: Callable[[LocationFix], None] | None = None,
+        shifts: ShiftStore | None = None,
     ) -> None:
         self.accounts = accounts
         self.registry = registry
         self.engine = engine
         self.clock = clock
         self.record_fix = record_fix
-        self.on_shift: set[str] = set()  # on shift, connected or not (presence is the gateway's)
+        self.shifts = shifts
+        # On shift, connected or not (presence is the gateway's): doctor -> "available"
+        # or "on_break", as stored.
+        self.on_shift: dict[str, str] = {}
         engine.listeners.append(self.follow)
+
+    async def _keep_shift(self, doctor_id: str, status: str | None) -> None:
+        if status is None:
+            self.on_shift.pop(doctor_id, None)
+        else:
+            self.on_shift[doctor_id] = status
+        if self.shifts is not None:
+            await self.shifts.save_shift(doctor_id, status, self.clock())
+
+    async def restore_shifts(self, positions: Sequence[LocationFix]) -> list[str]:
+        """After a restart: doctors whose shift was stored are on shift again, offline
+        until their app reconnects, at their last known position. Returns their ids."""
+        if self.shifts is None:
+            return []
+        restored = []
+        for doctor_id, (status, _) in sorted((await self.shifts.shifts()).items()):
+            user = await self.accounts.user(doctor_id)
+            if user is None or user.role is not Role.DOCTOR or not user.is_active:
+                await self.shifts.save_shift(doctor_id, None, self.clock())
+                continue
+            self.registry.upsert_doctor(profile_of(user), DoctorStatus.OFFLINE)
+            self.on_shift[doctor_id] = status
+            restored.append(doctor_id)
+        known = [f for f in positions if f.doctor_id in self.registry]
+        if known:
+            self.registry.update_positions(
+                [f.doctor_id for f in known],
+                np.array([f.lat for f in known]),
+                np.array([f.lon for f in known]),
+                np.array([f.accuracy_m for f in known]),
+                np.array([f.recorded_s for f in known]),
+                self.clock(),
+            )
+        return restored
+
+    def shift_status(self, doctor_id: str) -> DoctorStatus:
+        """The registry status a doctor on shift takes when they (re)connect."""
+        return (
+            DoctorStatus.ON_BREAK
+            if self.on_shift.get(doctor_id) == ON_BREAK
+            else DoctorStatus.AVAILABLE
+        )
 
     async def _doctor(self, who: Principal) -> User:
         if who.role is not Role.DOCTOR:
@@ -96,7 +157,7 @@ class DoctorService:
         if user.license_expires_s is not None and user.license_expires_s <= now:
             raise ForbiddenError("this doctor's licence has expired")
         self.registry.upsert_doctor(profile_of(user), DoctorStatus.AVAILABLE)
-        self.on_shift.add(user.user_id)
+        await self._keep_shift(user.user_id, AVAILABLE)
         await self.report_position(who, lat, lon, accuracy_m, now)
         await self.engine.handle(MarkDoctorOnline(user.user_id), now)
         return self.state(user.user_id)
@@ -106,7 +167,7 @@ class DoctorService:
         if who.user_id not in self.registry:
             raise ConflictError("not on shift")
         self.registry.set_status(who.user_id, DoctorStatus.OFFLINE)
-        self.on_shift.discard(who.user_id)
+        await self._keep_shift(who.user_id, None)
         await self.engine.handle(MarkDoctorOffline(who.user_id), self.clock())
         return self.state(who.user_id)
 
@@ -120,6 +181,7 @@ class DoctorService:
         self.registry.set_status(
             who.user_id, DoctorStatus.AVAILABLE if available else DoctorStatus.ON_BREAK
         )
+        await self._keep_shift(who.user_id, AVAILABLE if available else ON_BREAK)
         return self.state(who.user_id)
 
     async def report_position(

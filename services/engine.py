@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from dispatch_core import CandidateSource, DispatchCore, DispatchPolicy
-from dispatch_core.messages import Command, Event
+from dispatch_core.messages import Command, CommandRejected, Event
 from dispatch_core.model import WITH_DOCTOR, Booking
 from dispatch_core.ports import BookingStore
 from matching import BatchUpdateResult, DoctorRegistry
 from services.database import require_current_schema
+from services.errors import ChangeNotStoredError, StorageUnavailableError
+from storage.errors import is_unavailable
 from storage.locations import LocationFix, PostgisLocationWriter
 from storage.postgis import PostgisBookingStore
 from storage.sqlite import SqliteBookingStore
@@ -28,30 +32,49 @@ log = logging.getLogger(__name__)
 EventListener = Callable[[list[Event]], None]
 
 
+@dataclass(eq=False, slots=True)
+class _Pending:
+    """One command's events, waiting to be stored before anyone hears of them."""
+
+    ids: list[str]
+    events: list[Event]
+    done: asyncio.Future[None] | None  # None: nobody waits (recovery, undo)
+
+
 class Engine:
     """Runs commands through the pure core and saves every booking they touched.
 
-    `handle` returns only after the touched bookings are committed, so whatever the
-    caller acknowledges has reached storage; after a crash, `recover` rebuilds the core
-    from the open bookings and carries on.
+    `handle` returns only after the touched bookings are committed, and listeners hear
+    the events only then, so whatever anyone is told has reached storage; after a crash,
+    `recover` rebuilds the core from the open bookings and carries on.
 
     Saves go through one writer task (group commit): commands are decided at once, in
     order, and their bookings are written in that order, several per round when many
     arrive together, so one slow disk write does not hold the decisions up and a
-    booking is never written by two tasks at once. Listeners hear the events after
-    they are stored; finished bookings leave memory once stored.
+    booking is never written by two tasks at once.
+
+    When storage cannot be reached the writer retries the round until it lands (with
+    backoff); a caller waits `save_timeout_s` and then gets StorageUnavailableError (503)
+    while the decision stays queued, to be stored and told when storage is back. When
+    storage refuses a round (a constraint, a bug), the round's bookings, and those of
+    any later command that touched them, are put back in the core as stored, and those
+    callers get ChangeNotStoredError: memory and storage never silently disagree.
     """
 
-    def __init__(self, core: DispatchCore, store: BookingStore) -> None:
+    def __init__(
+        self, core: DispatchCore, store: BookingStore, *, save_timeout_s: float = 10.0
+    ) -> None:
         self.core = core
         self.store = store
+        self.save_timeout_s = save_timeout_s
         self.listeners: list[EventListener] = []
         self.forgotten: list[
             Callable[[str], None]
         ] = []  # told when a finished booking leaves memory
-        self._queue: list[tuple[list[str], asyncio.Future[None]]] = []
+        self._queue: list[_Pending] = []
         self._writer: asyncio.Task[None] | None = None
-        self._unsaved: dict[str, None] = {}  # failed last time: written again next round
+        self.storage_down_since_s: float | None = None  # monotonic; None while it answers
+        self.retry_backoff_s = (0.05, 2.0)  # first and longest wait between attempts
 
     @classmethod
     async def recover(
@@ -66,14 +89,13 @@ class Engine:
         await engine._save(events)
         return engine, events
 
+    @property
+    def storage_available(self) -> bool:
+        return self.storage_down_since_s is None
+
     async def handle(self, command: Command, now_s: float) -> list[Event]:
         events = self.core.handle(command, now_s)
         await self._save(events)
-        for listener in self.listeners:
-            try:
-                listener(events)
-            except Exception:  # a listener's bug must not undo a stored decision
-                log.exception("event listener failed")
         return events
 
     async def close(self) -> None:
@@ -81,51 +103,49 @@ class Engine:
         if self._writer is not None:
             await asyncio.shield(self._writer)
 
-    async def _save(self, events: list[Event]) -> None:
-        touched = list(
-            dict.fromkeys(
-                booking_id
-                for e in events
-                if (booking_id := getattr(e, "booking_id", None)) is not None
-            )
-        )
+    def _tell(self, events: list[Event]) -> None:
+        for listener in self.listeners:
+            try:
+                listener(events)
+            except Exception:  # a listener's bug must not undo a stored decision
+                log.exception("event listener failed")
+
+    async def _save(self, events: list[Event], *, wait: bool = True) -> None:
+        touched = _touched(events)
         if not touched:
+            self._tell(events)  # nothing to store (a refusal, a doctor's presence)
             return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((touched, done))
+        done: asyncio.Future[None] | None = (
+            asyncio.get_running_loop().create_future() if wait else None
+        )
+        self._queue.append(_Pending(touched, events, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_rounds())
-        await done
+        if done is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(done), self.save_timeout_s)
+        except TimeoutError:
+            raise StorageUnavailableError(
+                "storage is not answering: the change is kept and will be stored when it "
+                "is back; retry the request to see its outcome"
+            ) from None
 
     async def _write_rounds(self) -> None:
         while self._queue:
             batch, self._queue = self._queue, []
-            failed: dict[str, BaseException] = {}
-            unexpected: BaseException | None = None
             try:
-                await self._write_round(batch, failed)
+                await self._write_round(batch)
             except BaseException as exc:  # never leave a caller waiting forever
-                unexpected = exc
                 log.exception("engine writer round failed")
-            finally:
-                for ids, done in batch:
-                    if done.done():
-                        continue
-                    error = unexpected or next((failed[b] for b in ids if b in failed), None)
-                    if error is None:
-                        done.set_result(None)
-                    else:
-                        done.set_exception(error)
-            if isinstance(unexpected, asyncio.CancelledError):
-                raise unexpected
+                for entry in batch:
+                    if entry.done is not None and not entry.done.done():
+                        entry.done.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
 
-    async def _write_round(
-        self, batch: list[tuple[list[str], asyncio.Future[None]]], failed: dict[str, BaseException]
-    ) -> None:
-        order = dict(self._unsaved)
-        for ids, _ in batch:
-            order.update(dict.fromkeys(ids))
-        self._unsaved = {}
+    async def _write_round(self, batch: list[_Pending]) -> None:
+        order = list(dict.fromkeys(i for entry in batch for i in entry.ids))
         # Snapshots, taken together before any await: the core keeps deciding while the
         # store writes, and a half-changed booking must never reach the database.
         bookings = [_snapshot(b) for i in order if (b := self.core.bookings.get(i)) is not None]
@@ -134,24 +154,96 @@ class Engine:
         # storage before the database's one-active-booking index sees the new one. (The
         # stores also free every batch booking's doctor first, for swaps.)
         bookings.sort(key=lambda b: b.status in WITH_DOCTOR)
-        try:
-            await self.store.save_many(bookings)
-        except Exception:
-            # Find the culprit(s): one by one, so the others still land.
-            for booking in bookings:
-                try:
-                    await self.store.save(booking)
-                except Exception as exc:  # told to the callers of this booking
-                    failed[booking.booking_id] = exc
-                    self._unsaved[booking.booking_id] = None
+        refused = await self._store_until_it_answers(bookings)
+        if refused is not None:
+            await self._undo(batch, refused)
+            return
+        for entry in batch:
+            self._tell(entry.events)
+            if entry.done is not None and not entry.done.done():
+                entry.done.set_result(None)
         for booking in bookings:
-            if booking.terminal and booking.booking_id not in failed:
+            if booking.terminal:
                 self.core.forget(booking.booking_id)
                 for hook in self.forgotten:
                     try:
                         hook(booking.booking_id)
                     except Exception:  # a hook's bug must not stall the writer
                         log.exception("forget hook failed")
+
+    async def _store_until_it_answers(self, bookings: list[Booking]) -> Exception | None:
+        """Save; while storage is unreachable, wait and try again. The refusal, if any."""
+        wait_s, longest_s = self.retry_backoff_s
+        while True:
+            try:
+                await self.store.save_many(bookings)
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    self._storage_back()
+                    return exc
+                if self.storage_down_since_s is None:
+                    self.storage_down_since_s = time.monotonic()
+                    log.error("storage unreachable (%s); retrying until it answers", exc)
+                await asyncio.sleep(wait_s * (0.5 + random.random()))
+                wait_s = min(longest_s, wait_s * 2)
+                continue
+            self._storage_back()
+            return None
+
+    def _storage_back(self) -> None:
+        if self.storage_down_since_s is not None:
+            log.warning(
+                "storage answers again after %.1f s",
+                time.monotonic() - self.storage_down_since_s,
+            )
+            self.storage_down_since_s = None
+
+    async def _undo(self, batch: list[_Pending], error: Exception) -> None:
+        """Storage refused the round: put its bookings (and those of every queued command
+        that touched them) back as stored, and tell those callers."""
+        log.error("storage refused a change, undone in memory: %s", error)
+        failed = list(batch)
+        ids = {i for entry in batch for i in entry.ids}
+        grew = True
+        while grew:  # later commands that touched these bookings built on the refused state
+            grew = False
+            for entry in list(self._queue):
+                if ids.intersection(entry.ids):
+                    self._queue.remove(entry)
+                    failed.append(entry)
+                    ids.update(entry.ids)
+                    grew = True
+        stored: dict[str, Booking | None] = {}
+        for booking_id in sorted(ids):
+            while True:
+                try:
+                    stored[booking_id] = await self.store.load(booking_id)
+                    break
+                except Exception as exc:
+                    if not is_unavailable(exc):
+                        raise
+                    await asyncio.sleep(self.retry_backoff_s[1])
+        events = self.core.reload(stored, time.time())
+        refusal = ChangeNotStoredError(
+            f"the change could not be stored and was undone ({type(error).__name__}: {error})"
+        )
+        for entry in failed:
+            if entry.done is not None and not entry.done.done():
+                entry.done.set_exception(refusal)
+        touched = _touched(events)
+        if touched:  # the undo's own moves (re-offers, releases) are stored like any other
+            self._queue.insert(0, _Pending(touched, events, None))
+
+
+def _touched(events: list[Event]) -> list[str]:
+    return list(
+        dict.fromkeys(
+            booking_id
+            for e in events
+            if not isinstance(e, CommandRejected)
+            and (booking_id := getattr(e, "booking_id", None)) is not None
+        )
+    )
 
 
 def _snapshot(booking: Booking) -> Booking:

@@ -38,6 +38,7 @@ from services.bookings import BookingService, InvalidRequestError
 from services.bus import Bus, Message
 from services.doctors import DoctorService, FixRefusedError
 from services.engine import Engine
+from services.times import rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class Realtime:
             body = {
                 "type": "status", "booking_id": e.booking_id, "status": e.new_status.value,
                 "old_status": e.old_status.value if e.old_status else None,
-                "reason": e.reason, "at": e.at_s, "doctor_id": e.doctor_id,
+                "reason": e.reason, "at": rfc3339(e.at_s), "doctor_id": e.doctor_id,
             }  # fmt: skip
             out = [(topic_of_booking(e.booking_id), body), (OPS, body)]
             if e.doctor_id is not None:
@@ -160,7 +161,8 @@ class Realtime:
                     eta = None
             offer = {
                 "type": "offer", "offer_id": e.offer_id, "booking_id": e.booking_id,
-                "expires_at": e.expires_s, "ttl_s": max(0.0, e.expires_s - self.clock()),
+                "expires_at": rfc3339(e.expires_s),
+                "ttl_s": round(max(0.0, e.expires_s - self.clock()), 3),
                 "eta_s": eta if eta is not None and math.isfinite(eta) else None,
             }  # fmt: skip
             if booking is not None:
@@ -175,7 +177,7 @@ class Realtime:
                 (
                     topic_of_doctor(e.doctor_id),
                     {"type": "offer_ended", "offer_id": e.offer_id, "booking_id": e.booking_id,
-                     "outcome": e.outcome.value, "reason": e.reason, "at": e.at_s},
+                     "outcome": e.outcome.value, "reason": e.reason, "at": rfc3339(e.at_s)},
                 )
             ]  # fmt: skip
         if isinstance(e, DoctorAssigned):
@@ -183,7 +185,7 @@ class Realtime:
                 "type": "doctor_assigned",
                 "booking_id": e.booking_id,
                 "doctor_id": e.doctor_id,
-                "at": e.at_s,
+                "at": rfc3339(e.at_s),
             }
             return [(topic_of_booking(e.booking_id), body), (topic_of_doctor(e.doctor_id), body)]
         if isinstance(e, DoctorReleased):
@@ -194,7 +196,7 @@ class Realtime:
                 "booking_id": e.booking_id,
                 "doctor_id": e.doctor_id,
                 "reason": e.reason,
-                "at": e.at_s,
+                "at": rfc3339(e.at_s),
             }
             return [(topic_of_booking(e.booking_id), body), (topic_of_doctor(e.doctor_id), body)]
         if isinstance(e, OperatorsAlerted):
@@ -206,7 +208,7 @@ class Realtime:
                         "kind": e.kind,
                         "booking_id": e.booking_id,
                         "detail": e.detail,
-                        "at": e.at_s,
+                        "at": rfc3339(e.at_s),
                     },
                 )
             ]
@@ -219,7 +221,7 @@ class Realtime:
                         "kind": "emergency",
                         "booking_id": e.booking_id,
                         "detail": f"{e.call_type}: call {e.emergency_number}",
-                        "at": e.at_s,
+                        "at": rfc3339(e.at_s),
                     },
                 )
             ]
@@ -231,7 +233,7 @@ class Realtime:
                         "type": "notice",
                         "booking_id": e.booking_id,
                         "message": e.message,
-                        "at": e.at_s,
+                        "at": rfc3339(e.at_s),
                     },
                 )
             ]
@@ -242,7 +244,7 @@ class Realtime:
                 "sender_id": e.sender_id,
                 "sender_role": e.sender_role.value,
                 "content": e.content,
-                "at": e.at_s,
+                "at": rfc3339(e.at_s),
             }
             out = [(topic_of_booking(e.booking_id), body)]
             booking = core.bookings.get(e.booking_id)
@@ -261,9 +263,10 @@ class Realtime:
         doctors[doctor_id] = doctors.get(doctor_id, 0) + 1
         if (
             doctor_id in self.doctors.on_shift
+            and doctor_id in self.registry
             and self.registry.status(doctor_id) is DoctorStatus.OFFLINE
         ):
-            self.registry.set_status(doctor_id, DoctorStatus.AVAILABLE)
+            self.registry.set_status(doctor_id, self.doctors.shift_status(doctor_id))
             await self.engine.handle(MarkDoctorOnline(doctor_id), self.clock())
 
     async def doctor_disconnected(self, doctor_id: str, origin: str = "local") -> None:
@@ -397,8 +400,8 @@ class Realtime:
             "type": "position",
             "booking_id": booking_id,
             "doctor_id": doctor_id,
-            "at": now,
-            "recorded_at": now if recorded_s is None else recorded_s,
+            "at": rfc3339(now),
+            "recorded_at": rfc3339(now if recorded_s is None else recorded_s),
         }
         if now - watch.eta_at_s >= p.eta_every_s or distance_m <= p.arriving_within_m:
             watch.eta_at_s = now
@@ -423,7 +426,7 @@ class Realtime:
                         if haversine_scalar_m(pt.lat, pt.lon, to_lat, to_lon) <= p.reveal_within_m
                     ]  # fmt: skip
                 route = {
-                    "type": "route", "booking_id": booking_id, "doctor_id": doctor_id, "at": now,
+                    "type": "route", "booking_id": booking_id, "doctor_id": doctor_id, "at": rfc3339(now),
                     "points": [[round(pt.lat, 6), round(pt.lon, 6)] for pt in points],
                 }  # fmt: skip
             except RoutingError:
@@ -461,7 +464,7 @@ class Realtime:
                     "booking_id": booking_id,
                     "doctor_id": doctor_id,
                     "distance_m": round(distance_m, 1),
-                    "at": now,
+                    "at": rfc3339(now),
                 },
             )
 
@@ -478,6 +481,7 @@ class Realtime:
         booking = core.bookings.get(booking_id) if booking_id else None
         return {
             "type": "snapshot", "doctor_id": doctor_id, "offer": offer_message,
+            "shift": self.doctors.on_shift.get(doctor_id),  # available, on_break or null
             "booking_id": booking_id, "status": booking.status.value if booking else None,
             "lat": booking.latitude if booking else None, "lon": booking.longitude if booking else None,
             "address": booking.address if booking else None,
@@ -526,6 +530,11 @@ class Realtime:
             if kind == "presence":
                 if message.get("online"):
                     await self.doctor_connected(doctor_id, origin)
+                    # That gateway has no engine to ask: the state goes on the doctor's
+                    # topic (offer, visit, shift), so every connect starts from it.
+                    await self.bus.append(
+                        topic_of_doctor(doctor_id), self.doctor_snapshot(doctor_id)
+                    )
                 else:
                     await self.doctor_disconnected(doctor_id, origin)
                 return

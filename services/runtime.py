@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 
 from accounts import AccountStore, Role, User
 from dispatch_core import DispatchPolicy
-from dispatch_core.messages import Tick
+from dispatch_core.messages import MarkDoctorOffline, Tick
 from dispatch_core.ports import BookingListing
 from matching import DoctorRegistry, Matcher, MatchingPolicy
 from routing import Router
@@ -141,15 +141,16 @@ class Runtime:
             limiter = RedisRateLimiter(
                 redis_client, f"{config.redis_prefix}rl:", fallback=LocalRateLimiter()
             )
-            # The bus blocks on stream reads: its own client, without the short timeouts.
-            bus = RedisBus(redis_connection(config.redis_url), config.redis_prefix, engine=True)
+            bus = RedisBus(config.redis_url, config.redis_prefix, engine=True)
         else:
             limiter = LocalRateLimiter()
             bus = InProcessBus()
         bookings = BookingService(
             engine, stores.bookings, listing, accounts, candidates, audit, clock
         )
-        doctors = DoctorService(accounts, registry, engine, clock, runtime_fix_sink(locations))
+        doctors = DoctorService(
+            accounts, registry, engine, clock, runtime_fix_sink(locations), stores.locations
+        )
         runtime = cls(
             config=config,
             clock=clock,
@@ -173,6 +174,7 @@ class Runtime:
             redis=redis_client,
         )
         await runtime._ensure_admin()
+        await runtime._restore_doctors()
         audit.start()
         await bus.start()
         runtime.realtime.start()
@@ -192,6 +194,19 @@ class Runtime:
             password,
         )
         log.info("created the first admin account %s", email)
+
+    async def _restore_doctors(self) -> None:
+        """After a restart: shifts as stored, last known positions, and every doctor on
+        shift or bound to a booking offline until their app reconnects (the core then
+        counts the grace for their visits, and offers them nothing meanwhile)."""
+        restored = await self.doctors.restore_shifts(await self.stores.locations.last_known())
+        bound = set(self.engine.core.doctor_booking)
+        for doctor_id in sorted(set(restored) | bound):
+            await self.engine.handle(MarkDoctorOffline(doctor_id), self.clock())
+        if restored or bound:
+            log.info(
+                "restored %d shifts; %d doctors bound to open bookings", len(restored), len(bound)
+            )
 
     async def _run_clock(self) -> None:
         """Send the core a Tick when something is due (offer expiries, retries, give-ups),
@@ -250,9 +265,3 @@ def runtime_fix_sink(locations: LocationIngest) -> Callable[[LocationFix], None]
         locations.submit((fix,))
 
     return sink
-
-
-def redis_connection(url: str) -> Any:
-    import redis.asyncio as aioredis
-
-    return aioredis.from_url(url)

@@ -120,6 +120,9 @@ class SimCandidates:
             return self._straight_line(call, now_s)
         return self.matcher.decide(call, now_s).ranking
 
+    def unassignable(self, doctor_id: str, booking: Booking, now_s: float) -> str | None:
+        return None if doctor_id in self.registry else f"no doctor {doctor_id!r} is on shift"
+
     def rank_preemptable(
         self, booking: Booking, doctors: Sequence[str], now_s: float
     ) -> Sequence[str]:

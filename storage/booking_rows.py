@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from dispatch_core.model import (
     Actor,
     Booking,
@@ -19,6 +21,7 @@ BOOKING_COLUMNS = (
     "latitude", "longitude", "status", "priority", "is_emergency", "emergency_type",
     "scheduled_time", "created_at", "assigned_at", "started_at", "completed_at", "cancelled_at",
     "notes", "estimated_duration_s", "actual_duration_s", "estimated_price", "final_price",
+    "excluded_doctors",
 )  # fmt: skip
 UPDATE_COLUMNS = (
     "booking_id",
@@ -62,6 +65,14 @@ def _num(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _doctor_set(value: Any) -> set[str]:
+    if value is None:
+        return set()
+    if isinstance(value, str):  # SQLite: JSON text
+        return {str(d) for d in orjson.loads(value)}
+    return {str(d) for d in value}
+
+
 def booking_row(b: Booking, *, times: bool = True) -> tuple[Any, ...]:
     """Values in BOOKING_COLUMNS order; times as datetimes (or epoch seconds when times=False)."""
     t = to_time if times else (lambda v: v)
@@ -71,6 +82,8 @@ def booking_row(b: Booking, *, times: bool = True) -> tuple[Any, ...]:
         t(b.scheduled_s), t(b.created_s), t(b.assigned_s), t(b.started_s), t(b.completed_s),
         t(b.cancelled_s), b.notes, b.estimated_duration_s, b.actual_duration_s, b.estimated_price,
         b.final_price,
+        # a text[] for PostgreSQL, JSON text for SQLite; sorted, so a save is repeatable
+        sorted(b.excluded_doctors) if times else orjson.dumps(sorted(b.excluded_doctors)).decode(),
     )  # fmt: skip
 
 
@@ -121,6 +134,7 @@ def booking_from(
         started_s=from_time(row["started_at"]),
         completed_s=from_time(row["completed_at"]),
         cancelled_s=from_time(row["cancelled_at"]),
+        excluded_doctors=_doctor_set(row.get("excluded_doctors")),
     )
     for u in updates:
         at = from_time(u["created_at"])

@@ -149,6 +149,31 @@ class PostgisLocationWriter:
         async with self._pool.acquire() as conn:
             return await doctor_track(conn, doctor_id, from_s, to_s, tolerance_m)
 
+    async def save_shift(self, doctor_id: str, status: str | None, at_s: float) -> None:
+        """A doctor's shift: 'available' or 'on_break' while on shift, None when it ended."""
+        async with self._pool.acquire() as conn:
+            if status is None:
+                await conn.execute(
+                    "DELETE FROM geo.doctor_availability WHERE doctor_id = $1", doctor_id
+                )
+            else:
+                await conn.execute(
+                    "INSERT INTO geo.doctor_availability (doctor_id, status, updated_at)"
+                    " VALUES ($1, $2, $3) ON CONFLICT (doctor_id) DO UPDATE"
+                    " SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at",
+                    doctor_id,
+                    status,
+                    datetime.fromtimestamp(at_s, UTC),
+                )
+
+    async def shifts(self) -> dict[str, tuple[str, float]]:
+        """Doctors on shift: id -> (status, since when)."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT doctor_id, status, updated_at FROM geo.doctor_availability"
+            )
+        return {r["doctor_id"]: (r["status"], r["updated_at"].timestamp()) for r in rows}
+
     async def write_latest(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Each doctor's newest fix into geo.locations, unless a newer one is there."""
         newest = sorted(rows, key=lambda r: r[0])  # one lock order for concurrent writers

@@ -140,6 +140,7 @@ bookings = Table(
     Column("estimated_price", Numeric(12, 2)),
     Column("final_price", Numeric(12, 2)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("excluded_doctors", ARRAY(Text), nullable=False),
     schema="booking",
 )
 

@@ -25,7 +25,7 @@ from storage.booking_rows import (
     update_rows,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS bookings (
     id TEXT PRIMARY KEY,
@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS bookings (
     estimated_duration_s REAL,
     actual_duration_s REAL,
     estimated_price REAL,
-    final_price REAL
+    final_price REAL,
+    excluded_doctors TEXT NOT NULL DEFAULT '[]'
 );
 CREATE UNIQUE INDEX IF NOT EXISTS bookings_one_active_per_doctor ON bookings (doctor_id)
     WHERE status IN ('assigned', 'en_route', 'arrived', 'in_progress');
@@ -110,6 +111,10 @@ class SqliteBookingStore:
             if version > SCHEMA_VERSION:
                 raise RuntimeError(
                     f"{path}: database schema {version} is newer than this engine's ({SCHEMA_VERSION})"
+                )
+            if version == 1:  # 1 -> 2: who declined is stored with the booking
+                self._conn.execute(
+                    "ALTER TABLE bookings ADD COLUMN excluded_doctors TEXT NOT NULL DEFAULT '[]'"
                 )
             self._conn.executescript(_SCHEMA)
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

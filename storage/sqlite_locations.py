@@ -33,6 +33,11 @@ CREATE TABLE IF NOT EXISTS locations (
     longitude REAL NOT NULL,
     accuracy_m REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS doctor_availability (
+    doctor_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('available', 'on_break')),
+    updated_at REAL NOT NULL
+);
 """
 
 
@@ -89,6 +94,34 @@ class SqliteLocationStore:
                 "SELECT doctor_id, latitude, longitude, accuracy_m, recorded_at FROM locations ORDER BY doctor_id"
             ).fetchall()
         return [LocationFix(d, lat, lon, acc, t) for d, lat, lon, acc, t in rows]
+
+    async def save_shift(self, doctor_id: str, status: str | None, at_s: float) -> None:
+        """A doctor's shift: 'available' or 'on_break' while on shift, None when it ended."""
+        await asyncio.to_thread(self._save_shift, doctor_id, status, at_s)
+
+    def _save_shift(self, doctor_id: str, status: str | None, at_s: float) -> None:
+        with self._lock:
+            if status is None:
+                self._conn.execute(
+                    "DELETE FROM doctor_availability WHERE doctor_id = ?", (doctor_id,)
+                )
+            else:
+                self._conn.execute(
+                    "INSERT INTO doctor_availability VALUES (?, ?, ?) ON CONFLICT (doctor_id)"
+                    " DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at",
+                    (doctor_id, status, at_s),
+                )
+
+    async def shifts(self) -> dict[str, tuple[str, float]]:
+        """Doctors on shift: id -> (status, since when)."""
+        return await asyncio.to_thread(self._shifts)
+
+    def _shifts(self) -> dict[str, tuple[str, float]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT doctor_id, status, updated_at FROM doctor_availability"
+            ).fetchall()
+        return {d: (status, float(at)) for d, status, at in rows}
 
     async def track(
         self, doctor_id: str, from_s: float, to_s: float, tolerance_m: float = 10.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from urllib.parse import quote
 
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from dispatch_core.messages import (
     AssignDoctor,
     CancelBooking,
     ChangePriority,
+    CommandRejected,
     DeclineOffer,
     MarkDoctorOffline,
     MarkDoctorOnline,
@@ -129,6 +131,21 @@ class DispatchMachine(RuleBasedStateMachine):
         )
 
     @precondition(lambda self: bool(self.d.core.bookings))
+    @rule(data=st.data(), doctor=st.text(max_size=20), release=st.booleans())
+    def operator_assigns_an_unknown_id(
+        self, data: st.DataObject, doctor: str, release: bool
+    ) -> None:
+        """A random id (a patient's, a typo, nothing) never becomes an assignment."""
+        booking_id = data.draw(st.sampled_from(self._bookings()))
+        before = self.d.core.bookings[booking_id].doctor_id
+        events = self.d.do(
+            AssignDoctor(booking_id, doctor, "op-1", "operator's choice", release_current=release)
+        )
+        if doctor not in DOCTORS:
+            assert [type(e) for e in events] == [CommandRejected]
+            assert self.d.core.bookings[booking_id].doctor_id == before
+
+    @precondition(lambda self: bool(self.d.core.bookings))
     @rule(data=st.data())
     def operator_return_to_search(self, data: st.DataObject) -> None:
         self.d.do(
@@ -174,6 +191,14 @@ class DispatchMachine(RuleBasedStateMachine):
         # one doctor per booking, one active booking per doctor, open offers only on
         # offered bookings, the history replays to the current state
         self.d.core.check_invariants()
+
+    @invariant()
+    def only_known_doctors_are_bound_or_offered(self) -> None:
+        assert set(self.d.core.doctor_booking) <= set(DOCTORS)
+        for offer in self.d.core.offers.values():
+            assert offer.doctor_id in DOCTORS
+            # offer ids go into URL paths: nothing that needs escaping
+            assert quote(offer.offer_id, safe="") == offer.offer_id
 
     @invariant()
     def every_offer_ends_exactly_once(self) -> None:

@@ -16,6 +16,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from realtime_gateway.server import Gateway, GatewayPolicy
 from routing import Router
+from services.times import parse_rfc3339
+from services.times import rfc3339 as iso
 from tests.api_harness import HOME, NEARBY, Api, running_api
 
 ORIGIN = "https://app.tot.example.org"
@@ -86,6 +88,11 @@ async def ws(
         yield Socket(conn)
 
 
+async def anext_hello(gateway: Gateway, path: str, token: str) -> dict[str, Any]:
+    async with ws(gateway, path, token) as socket:
+        return await socket.next("hello")
+
+
 async def test_offer_accept_and_the_patient_watches_the_doctor_arrive(
     helsinki_router: Router, tmp_path: Path
 ) -> None:
@@ -125,14 +132,14 @@ async def test_offer_accept_and_the_patient_watches_the_doctor_arrive(
                             "lat": p.lat,
                             "lon": p.lon,
                             "accuracy_m": 5,
-                            "recorded_at": t0 + i,
+                            "recorded_at": iso(t0 + i),
                         }
                     )
                 route = await patient.next("route")
                 assert route["booking_id"] == booking["id"] and len(route["points"]) >= 2
                 first = await patient.next("position")
                 assert first["booking_id"] == booking["id"] and first["eta_s"] is not None
-                assert first["coarse"] is False and first["recorded_at"] >= t0
+                assert first["coarse"] is False and parse_rfc3339(first["recorded_at"]) >= t0
                 arriving = await patient.next("arriving")
                 assert arriving["distance_m"] <= 150
                 for step_status in ("arrived", "in_progress", "completed"):
@@ -149,7 +156,12 @@ async def test_offer_accept_and_the_patient_watches_the_doctor_arrive(
                 # the stream of positions stops with the visit
                 before = len(patient.seen("position"))
                 await doctor.send(
-                    {"type": "position", "lat": HOME[0], "lon": HOME[1], "recorded_at": time.time()}
+                    {
+                        "type": "position",
+                        "lat": HOME[0],
+                        "lon": HOME[1],
+                        "recorded_at": iso(time.time()),
+                    }
                 )
                 await doctor.send({"type": "ping"})
                 await doctor.next("pong")
@@ -192,7 +204,7 @@ async def test_resume_replays_missed_events_and_resyncs_past_the_window(
         booking = await api.book(patient_token)
         async with ws(gateway, f"/ws/patient/{booking['id']}", patient_token) as patient:
             hello = await patient.next("hello")
-        last_seen = hello["seq"]
+        last_seen, epoch = hello["seq"], hello["epoch"]
         r = await api.client.post(
             f"/api/v1/bookings/{booking['id']}/messages",
             json={"content": "are you coming?"},
@@ -206,22 +218,31 @@ async def test_resume_replays_missed_events_and_resyncs_past_the_window(
         )
         assert r.status_code == 200
         await asyncio.sleep(0.1)
-        async with ws(
-            gateway, f"/ws/patient/{booking['id']}?last_seq={last_seen}", patient_token
-        ) as patient:
+        resume = f"/ws/patient/{booking['id']}?last_seq={last_seen}&epoch={epoch}"
+        async with ws(gateway, resume, patient_token) as patient:
             await patient.next("hello")
             assert (await patient.next("message"))["content"] == "are you coming?"
             assert (await patient.next("status", status="cancelled"))["seq"] > last_seen
             assert not patient.seen("resync")
+            # the state comes last, on every connect, after what was replayed
+            snapshot = await patient.next("snapshot")
+            assert snapshot["status"] == "cancelled" and snapshot["epoch"] == epoch
+            types = [m["type"] for m in patient.received]
+            assert types.index("snapshot") > types.index("status")
+        # another engine start's numbers (an epoch this engine never gave) resync
+        async with ws(
+            gateway, f"/ws/patient/{booking['id']}?last_seq={last_seen}&epoch=0bad", patient_token
+        ) as patient:
+            await patient.next("hello")
+            await patient.next("resync")
+            assert (await patient.next("snapshot"))["status"] == "cancelled"
         # far behind: more events than the replay window since
         topic = f"booking:{booking['id']}"
         for i in range(120):
             await api.runtime.bus.append(
                 topic, {"type": "notice", "booking_id": booking["id"], "message": f"n{i}"}
             )
-        async with ws(
-            gateway, f"/ws/patient/{booking['id']}?last_seq={last_seen}", patient_token
-        ) as patient:
+        async with ws(gateway, resume, patient_token) as patient:
             await patient.next("hello")
             resync = await patient.next("resync")
             snapshot = await patient.next("snapshot")
@@ -351,7 +372,7 @@ async def test_two_gateway_processes_deliver_through_redis(
                                 "type": "position",
                                 "lat": NEARBY[0] - 0.0001 * i,
                                 "lon": NEARBY[1],
-                                "recorded_at": t0 + i,
+                                "recorded_at": iso(t0 + i),
                             }
                         )
                     # a doctor on gateway 2, patients on both: positions cross processes both ways
@@ -473,7 +494,7 @@ async def test_far_positions_are_coarse_and_reassignment_switches_the_stream(
                     "type": "position",
                     "lat": far_point[0] + 0.00003,
                     "lon": far_point[1],
-                    "recorded_at": t,
+                    "recorded_at": iso(t),
                 }
             )
             coarse = await patient.next("position")
@@ -497,7 +518,7 @@ async def test_far_positions_are_coarse_and_reassignment_switches_the_stream(
                     "type": "position",
                     "lat": far_point[0] + 0.00006,
                     "lon": far_point[1],
-                    "recorded_at": t + 1,
+                    "recorded_at": iso(t + 1),
                 }
             )
             await second.send(
@@ -505,7 +526,7 @@ async def test_far_positions_are_coarse_and_reassignment_switches_the_stream(
                     "type": "position",
                     "lat": NEARBY[0],
                     "lon": NEARBY[1] + 0.00003,
-                    "recorded_at": t + 1,
+                    "recorded_at": iso(t + 1),
                 }
             )
             nxt = await patient.next("position")
@@ -551,7 +572,7 @@ async def test_a_slow_watcher_holds_only_the_newest_position(
                         "type": "position",
                         "lat": NEARBY[0] + 0.00001 * i,
                         "lon": NEARBY[1],
-                        "recorded_at": t + i * 0.5,
+                        "recorded_at": iso(t + i * 0.5),
                     }
                 )
             await doctor.send({"type": "ping"})
@@ -622,8 +643,11 @@ async def test_revoked_accounts_lose_their_sockets_and_odd_resumes_resync(
                 pass
         assert refused.value.response.status_code == 400
         # a client ahead of the topic's counter (the server restarted) gets a resync
+        hello = await anext_hello(gateway, f"/ws/patient/{booking['id']}", patient_token)
         async with ws(
-            gateway, f"/ws/patient/{booking['id']}?last_seq=999", patient_token
+            gateway,
+            f"/ws/patient/{booking['id']}?last_seq=999&epoch={hello['epoch']}",
+            patient_token,
         ) as patient:
             await patient.next("resync")
             assert (await patient.next("snapshot"))["booking_id"] == booking["id"]

@@ -51,3 +51,22 @@ async def test_history_tracks_and_last_known(store: Any) -> None:
         (55.70, 37.50, T0 + 5)
     )
     assert (await store.track("nobody", T0, T0 + 100)).points == []
+
+
+async def test_shifts_are_kept_until_they_end(store: Any) -> None:
+    assert await store.shifts() == {}
+    await store.save_shift("doc-1", "available", T0)
+    await store.save_shift("doc-2", "available", T0 + 1)
+    await store.save_shift("doc-1", "on_break", T0 + 2)
+    shifts = await store.shifts()
+    assert {d: status for d, (status, _) in shifts.items()} == {
+        "doc-1": "on_break",
+        "doc-2": "available",
+    }
+    assert shifts["doc-1"][1] == pytest.approx(T0 + 2)
+    await store.save_shift("doc-2", None, T0 + 3)  # the shift ended
+    await store.save_shift("nobody", None, T0 + 3)  # ending a shift twice is harmless
+    assert set(await store.shifts()) == {"doc-1"}
+    with pytest.raises(Exception):  # noqa: B017, PT011 - each adapter's own error type
+        await store.save_shift("doc-3", "napping", T0)
+    assert set(await store.shifts()) == {"doc-1"}

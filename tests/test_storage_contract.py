@@ -16,6 +16,7 @@ from dispatch_core.driver import Driver, ScriptedCandidates
 from dispatch_core.messages import (
     AcceptOffer,
     CancelBooking,
+    DeclineOffer,
     PostMessage,
     ReportProgress,
     RequestBooking,
@@ -49,7 +50,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 def same(a: Booking, b: Booking) -> None:
     fields = [f.name for f in dataclasses.fields(Booking)]
-    transient = {"search_started_s", "offers_made", "excluded_doctors", "doctor_offline_since_s"}
+    transient = {"search_started_s", "offers_made", "doctor_offline_since_s"}
     for name in fields:
         if name in transient:
             continue
@@ -300,3 +301,54 @@ async def test_save_many_stores_two_doctors_swapping_bookings(store: BookingStor
     assert (sx.doctor_id, sy.doctor_id) == ("doc-2", "doc-1")
     same(x, sx)
     same(y, sy)
+
+
+async def test_who_declined_is_stored_and_not_asked_again_after_a_restart(
+    store: BookingStore,
+) -> None:
+    """A doctor who declined (or let the offer lapse) is not offered the booking again,
+    even by a core rebuilt from storage after a restart."""
+    d = Driver(DispatchCore(ScriptedCandidates(DOCTORS)))
+    d.do(RequestBooking("b1", "pat-1", 55.75, 37.62, call_type="home_visit"))
+    first = next(o for o in d.core.offers.values() if o.open)
+    d.do(DeclineOffer(first.offer_id, first.doctor_id, "too far"))
+    second = next(o for o in d.core.offers.values() if o.open)
+    assert second.doctor_id != first.doctor_id
+    d.advance(20)  # the second lets it lapse
+    booking = d.core.bookings["b1"]
+    assert booking.excluded_doctors == {"doc-1", "doc-2"}
+    await store.save(booking)
+    loaded = await store.load("b1")
+    assert loaded is not None and loaded.excluded_doctors == {"doc-1", "doc-2"}
+    restarted = DispatchCore(ScriptedCandidates(DOCTORS))
+    restarted.restore(await store.open_bookings(), d.now_s + 5)
+    assert restarted.bookings["b1"].excluded_doctors == {"doc-1", "doc-2"}
+    assert not [o for o in restarted.offers.values() if o.open]  # nobody left to ask
+
+
+async def test_an_embedded_store_of_the_first_schema_is_upgraded(tmp_path: Path) -> None:
+    """A SQLite file written by the previous version (schema 1) opens, gains the
+    declines column, and keeps its bookings."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    d = Driver(DispatchCore(ScriptedCandidates(DOCTORS)))
+    d.do(RequestBooking("b1", "pat-1", 55.75, 37.62))
+    store = SqliteBookingStore(path)
+    await store.save(d.core.bookings["b1"])
+    await store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE bookings DROP COLUMN excluded_doctors")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    store = SqliteBookingStore(path)
+    try:
+        loaded = await store.load("b1")
+        assert loaded is not None and loaded.excluded_doctors == set()
+        loaded.excluded_doctors.add("doc-1")
+        await store.save(loaded)
+        again = await store.load("b1")
+        assert again is not None and again.excluded_doctors == {"doc-1"}
+    finally:
+        await store.close()

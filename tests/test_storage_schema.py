@@ -86,4 +86,29 @@ async def test_the_accounts_migration_goes_down_and_up_again(postgis_url: str) -
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == head_revision() == "0002"
+    assert await current_revision(postgis_url) == head_revision() == "0003"
+
+
+async def test_declines_and_shifts_migration_goes_down_and_up_again(postgis_url: str) -> None:
+    import asyncio
+    import gc
+
+    from alembic import command
+
+    from services.database import alembic_config, current_revision
+
+    await migrate(postgis_url)
+    gc.collect()  # see tests.conftest.migrate
+    await asyncio.to_thread(command.downgrade, alembic_config(postgis_url), "0002")
+    assert await current_revision(postgis_url) == "0002"
+    conn = await asyncpg.connect(postgis_url)
+    try:
+        left = await conn.fetchval(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'booking'"
+            " AND table_name = 'bookings' AND column_name = 'excluded_doctors'"
+        )
+        assert left == 0
+    finally:
+        await conn.close()
+    await migrate(postgis_url)
+    assert await current_revision(postgis_url) == "0003"

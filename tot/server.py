@@ -94,7 +94,10 @@ def app_from_environment(*, demo: bool = False):  # type: ignore[no-untyped-def]
             runtime.auth,
             runtime.bus,
             realtime=runtime.realtime,
-            policy=GatewayPolicy(origins=tuple(settings.ws_origins or settings.cors_origins)),
+            policy=GatewayPolicy(
+                origins=tuple(settings.ws_origins or settings.cors_origins),
+                page_port=settings.port,
+            ),
         )
         await gateway.start(settings.host, settings.ws_port)
         runtime.on_stop.append(gateway.stop)
@@ -157,9 +160,7 @@ async def run_gateway(settings: Settings) -> None:
     bookings = await PostgisBookingStore.connect(settings.database_url, min_size=1, max_size=4)
     import time
 
-    import redis.asyncio as aioredis
-
-    bus: Bus = RedisBus(aioredis.from_url(settings.redis_url), settings.redis_prefix, engine=False)
+    bus: Bus = RedisBus(settings.redis_url, settings.redis_prefix, engine=False)
     auth = AuthService(accounts, TokenPolicy(settings.jwt_secret), time.time)
 
     async def watch(who: Principal, booking_id: str) -> dict[str, object]:
@@ -186,6 +187,7 @@ async def run_gateway(settings: Settings) -> None:
         watch=watch,
         policy=GatewayPolicy(
             origins=tuple(settings.ws_origins or settings.cors_origins),
+            page_port=settings.port,
             heartbeat_every_s=float(os.environ.get("TOT_GATEWAY_HEARTBEAT_S", "10")),
         ),
     )

@@ -599,6 +599,7 @@ export class Channel {
     this.onState = onState;
     this.onOpen = onOpen;
     this.lastSeq = null;
+    this.epoch = null; // the engine start the numbers count in (hello gives it)
     this.socket = null;
     this.closed = false;
     this.retry = 0;
@@ -614,7 +615,10 @@ export class Channel {
       const [config, token] = await Promise.all([roads(), freshToken()]);
       const scheme = location.protocol === "https:" ? "wss" : "ws";
       const params = new URLSearchParams({ token });
-      if (this.lastSeq !== null) params.set("last_seq", String(this.lastSeq));
+      if (this.lastSeq !== null && this.epoch) {
+        params.set("last_seq", String(this.lastSeq));
+        params.set("epoch", this.epoch);
+      }
       url = `${scheme}://${location.hostname}:${config.ws_port}${this.path}?${params}`;
     } catch (exc) {
       this.onState("error", exc.message);
@@ -633,7 +637,10 @@ export class Channel {
       let message;
       try { message = JSON.parse(event.data); } catch { return; }
       if (message.type === "hello" || message.type === "resync") {
-        if (this.lastSeq === null || message.type === "resync") this.lastSeq = message.seq;
+        if (this.lastSeq === null || message.type === "resync" || message.epoch !== this.epoch) {
+          this.lastSeq = message.seq;
+        }
+        this.epoch = message.epoch;
       } else if (typeof message.seq === "number" && message.type !== "snapshot") {
         this.lastSeq = Math.max(this.lastSeq ?? 0, message.seq);
       }

@@ -59,7 +59,7 @@ function setStatus(status) {
 function sendFix() {
   if (!state.online || !state.position || !state.channel.isOpen) return;
   const { lat, lon, accuracy_m } = state.position;
-  state.channel.send({ type: "position", lat, lon, accuracy_m, recorded_at: Date.now() / 1000 });
+  state.channel.send({ type: "position", lat, lon, accuracy_m, recorded_at: new Date().toISOString() });
   state.fixes += 1;
   $("#fix-count").textContent = String(state.fixes);
 }
