@@ -3,6 +3,7 @@ request id on every response, CORS from settings."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -87,15 +88,24 @@ async def health() -> Health:
 
 
 async def ready(runtime: RuntimeDep, request: Request) -> Response:
+    """Ready when storage answers within a second and the engine's writer is not waiting
+    for it (after a restart of the database, until the pool reconnects)."""
     checks = {}
     try:
-        await runtime.accounts.user("-readiness-probe-")
+        await asyncio.wait_for(runtime.accounts.user("-readiness-probe-"), 1.0)
         checks["storage"] = "ok"
+    except TimeoutError:
+        checks["storage"] = "error: no answer within 1 s"
     except Exception as exc:  # report, do not crash: this is the probe's whole job
         checks["storage"] = f"error: {type(exc).__name__}"
+    if checks["storage"] == "ok" and not runtime.engine.storage_available:
+        checks["storage"] = "error: the engine's writes are waiting for storage"
     checks["road_graph"] = f"{runtime.router.graph.node_count} nodes"
     ok = checks["storage"] == "ok"
     body = Health(status="ok" if ok else "unavailable", checks=checks)
     return Response(
-        body.model_dump_json(), status_code=200 if ok else 503, media_type="application/json"
+        body.model_dump_json(),
+        status_code=200 if ok else 503,
+        media_type="application/json",
+        headers=None if ok else {"Retry-After": "2"},
     )

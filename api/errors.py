@@ -16,7 +16,9 @@ from starlette.routing import Match
 from services.auth import AuthError, ConflictError, ForbiddenError, NotFoundError
 from services.bookings import InvalidRequestError
 from services.doctors import FixRefusedError
+from services.errors import StorageUnavailableError
 from services.idempotency import IdempotencyMismatchError
+from storage.errors import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +123,25 @@ def install(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(allowed_methods(request))
         return problem(request, exc.status_code, str(exc.detail), headers=headers)
 
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        retry = exc.retry_after_s if isinstance(exc, StorageUnavailableError) else 2.0
+        return problem(
+            request,
+            503,
+            str(exc)
+            if isinstance(exc, StorageUnavailableError)
+            else "storage cannot be reached just now; retry shortly",
+            headers={"Retry-After": str(max(1, int(retry + 0.999)))},
+        )
+
     async def unexpected(request: Request, exc: Exception) -> Response:
+        if is_unavailable(exc):  # the database went away under a read: not our bug
+            log.warning("storage unreachable on %s %s: %s", request.method, request.url.path, exc)
+            response = await unavailable(request, exc)
+            request_id = request.scope.get("tot.request_id")
+            if request_id:
+                response.headers["X-Request-ID"] = request_id
+            return response
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         # Starlette answers this one outside every middleware: add the request id here.
         request_id = request.scope.get("tot.request_id")
@@ -129,6 +149,7 @@ def install(app: FastAPI) -> None:
         return problem(request, 500, "an unexpected error; it has been logged", headers=headers)
 
     app.add_exception_handler(TooManyRequestsError, too_many)
+    app.add_exception_handler(StorageUnavailableError, unavailable)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)

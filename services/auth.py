@@ -19,6 +19,9 @@ from accounts import AccountStore, RefreshToken, Role, User
 ALGORITHM = "HS256"  # pinned: a token naming any other algorithm is refused
 MIN_SECRET_BYTES = 32
 DEVELOPMENT_SECRET = "tot-development-secret-change-me-0123456789"
+# Passwords written in this repository (the README, run.sh, the demo): never in production.
+PUBLISHED_PASSWORDS = frozenset({"change-me-now-please", "demo-password-123"})
+MIN_ADMIN_PASSWORD_CHARS = 12
 
 
 class AuthError(Exception):

@@ -743,3 +743,32 @@ async def test_a_killed_gateway_process_takes_its_doctors_offline(
             if other.poll() is None:
                 other.kill()
                 other.wait(timeout=10)
+
+
+async def test_with_no_origins_listed_only_the_engines_own_pages_may_connect(
+    helsinki_router: Router, tmp_path: Path
+) -> None:
+    """TOT_WS_ORIGINS unset: a browser page from anywhere else is refused before accept;
+    the engine's own pages (same host, the pages' port or the socket's own) connect."""
+    policy = GatewayPolicy(page_port=8123, doctor_silence_s=60)
+    async with engine_with_gateway(helsinki_router, tmp_path, policy=policy) as (api, gateway):
+        _, alice = await api.patient()
+        booking = await api.book(alice)
+        path = f"/ws/patient/{booking['id']}"
+        for evil in (
+            "http://evil.example",
+            "https://evil.example:8123",
+            "http://127.0.0.1:9999",  # this host, another port: not our pages
+            "http://localhost:8123",  # another host name than the socket's
+            "file://",
+            "null",
+        ):
+            with pytest.raises(InvalidStatus) as refused:
+                async with ws(gateway, path, alice, origin=evil):  # type: ignore[arg-type]
+                    pass
+            assert refused.value.response.status_code == 403, evil
+        for own in ("http://127.0.0.1:8123", f"http://127.0.0.1:{gateway.port}"):
+            async with ws(gateway, path, alice, origin=own) as ok:  # type: ignore[arg-type]
+                assert (await ok.next("snapshot"))["booking_id"] == booking["id"]
+        async with ws(gateway, path, alice) as no_origin:  # not a browser: the token counts
+            await no_origin.next("snapshot")

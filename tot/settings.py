@@ -80,7 +80,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _secret_fits_the_environment(self) -> Settings:
-        from services.auth import DEVELOPMENT_SECRET, MIN_SECRET_BYTES
+        from services.auth import (
+            DEVELOPMENT_SECRET,
+            MIN_ADMIN_PASSWORD_CHARS,
+            MIN_SECRET_BYTES,
+            PUBLISHED_PASSWORDS,
+        )
 
         if self.env == "production" and (
             self.jwt_secret == DEVELOPMENT_SECRET
@@ -93,4 +98,15 @@ class Settings(BaseSettings):
             )
         if len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"TOT_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+        if self.env == "production" and self.admin_password is not None:
+            if self.admin_password in PUBLISHED_PASSWORDS:
+                raise ValueError(
+                    "TOT_ADMIN_PASSWORD is a password published in this project's README; "
+                    "choose your own for production"
+                )
+            if len(self.admin_password) < MIN_ADMIN_PASSWORD_CHARS:
+                raise ValueError(
+                    f"TOT_ADMIN_PASSWORD must be at least {MIN_ADMIN_PASSWORD_CHARS} "
+                    "characters in production"
+                )
         return self
