@@ -18,6 +18,7 @@ import contextlib
 import logging
 import re
 import time
+import uuid
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -110,6 +111,7 @@ class Client:
     ready: bool = False  # replay sent; live events flow
     held: list[Message] = field(default_factory=list)
     epoch: str = ""  # the engine start whose numbers sent_seq counts in ("": not known yet)
+    conn_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     sent_seq: int = 0
     tokens: float = 0.0
     refill_at: float = 0.0
@@ -301,7 +303,7 @@ class Gateway:
         writer = asyncio.create_task(self._write(client))
         try:
             if channel == "doctor":
-                await self._presence(principal.user_id, online=True)
+                await self._presence(principal.user_id, online=True, conn=client.conn_id)
             await self._open(client, epoch, int(last_seq_text) if last_seq_text else None, snapshot)
             async for raw in connection:
                 await self._receive(client, raw)
@@ -317,6 +319,12 @@ class Gateway:
             if channel == "doctor":
                 with contextlib.suppress(Exception):
                     await self._presence(principal.user_id, online=False)
+            # The writer is gone before the handler returns: nothing of the socket stays.
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await writer
+            client.events.clear()
+            client.held.clear()
+            client.route = client.position = None
 
     async def _open(
         self, client: Client, epoch: str, last_seq: int | None, snapshot: dict[str, Any] | None
@@ -396,15 +404,16 @@ class Gateway:
             )
         return self.last_route.get(booking_id), self.last_position.get(booking_id)
 
-    async def _presence(self, doctor_id: str, *, online: bool) -> None:
+    async def _presence(self, doctor_id: str, *, online: bool, conn: str = "") -> None:
         if self.realtime is not None:
             if online:
                 await self.realtime.doctor_connected(doctor_id)
             else:
                 await self.realtime.doctor_disconnected(doctor_id)
         else:
+            # `conn`: the engine answers with this socket's snapshot, on the doctor's topic.
             await self.bus.send_command(
-                {"type": "presence", "doctor_id": doctor_id, "online": online}
+                {"type": "presence", "doctor_id": doctor_id, "online": online, "conn": conn}
             )
 
     async def _receive(self, client: Client, raw: str | bytes) -> None:
@@ -539,6 +548,14 @@ class Gateway:
         client.wake.set()
 
     def _queue_event(self, client: Client, event: Message) -> None:
+        target = event.get("for")
+        if target is not None:
+            # A snapshot the engine made for one socket (of an extra gateway): for that
+            # socket only, whatever the numbers say (the head may have counted it first).
+            if target == client.conn_id:
+                client.sent_seq = max(client.sent_seq, int(event.get("seq", 0)))
+                self._push(client, orjson.dumps({k: v for k, v in event.items() if k != "for"}))
+            return
         seq = int(event.get("seq", 0))
         epoch = str(event.get("epoch", ""))
         if epoch != client.epoch:
@@ -630,14 +647,19 @@ class Gateway:
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(self.policy.sweep_every_s)
-            limit = time.monotonic() - self.policy.doctor_silence_s
-            for client in tuple(self.clients):
-                if client.closing:
-                    continue
-                if not self.auth.still_valid(client.principal):
-                    self._close(client, CLOSE_REVOKED, "the account was blocked or changed")
-                elif client.channel == "doctor" and client.last_heard < limit:
-                    self._close(client, CLOSE_SILENT, "silent too long: you are offline")
+            self._sweep_once()
+
+    def _sweep_once(self) -> None:
+        # A function of its own: its locals (the last client looked at) go when it
+        # returns, instead of living in the loop's frame until the next round.
+        limit = time.monotonic() - self.policy.doctor_silence_s
+        for client in tuple(self.clients):
+            if client.closing:
+                continue
+            if not self.auth.still_valid(client.principal):
+                self._close(client, CLOSE_REVOKED, "the account was blocked or changed")
+            elif client.channel == "doctor" and client.last_heard < limit:
+                self._close(client, CLOSE_SILENT, "silent too long: you are offline")
 
     async def _heartbeat(self) -> None:
         """Without the engine here: tell it, now and then, whose sockets this process
@@ -659,9 +681,12 @@ class Gateway:
     async def _operator_feed(self) -> None:
         while True:
             await asyncio.sleep(self.policy.operator_feed_every_s)
-            for client in tuple(self.topics.get(OPS, ())):
-                if client.viewport is not None:
-                    self._send_feed(client)
+            self._feed_operators()
+
+    def _feed_operators(self) -> None:
+        for client in tuple(self.topics.get(OPS, ())):
+            if client.viewport is not None:
+                self._send_feed(client)
 
     def _send_feed(self, client: Client) -> None:
         assert self.realtime is not None and client.viewport is not None

@@ -532,9 +532,9 @@ class Realtime:
                     await self.doctor_connected(doctor_id, origin)
                     # That gateway has no engine to ask: the state goes on the doctor's
                     # topic (offer, visit, shift), so every connect starts from it.
-                    await self.bus.append(
-                        topic_of_doctor(doctor_id), self.doctor_snapshot(doctor_id)
-                    )
+                    snapshot = self.doctor_snapshot(doctor_id)
+                    snapshot["for"] = str(message.get("conn", ""))  # that socket only
+                    await self.bus.append(topic_of_doctor(doctor_id), snapshot)
                 else:
                     await self.doctor_disconnected(doctor_id, origin)
                 return

@@ -19,8 +19,9 @@ def is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.PostgresError):
         state = getattr(exc, "sqlstate", None) or ""
         return state.startswith(_TRANSIENT_SQLSTATE_PREFIXES) or state in _TRANSIENT_SQLSTATES
-    if isinstance(exc, asyncpg.InterfaceError):
-        # "connection is closed", "another operation is in progress" after a reset
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError):
+        # "connection is closed", "cannot switch to state ...; another operation is in
+        # progress": a connection the server dropped mid-operation
         return True
     if isinstance(exc, sqlite3.OperationalError):
         text = str(exc).lower()

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from storage.pg import create_pool
+from storage.pg import Pool, create_pool
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ async def maintain_partitions(
 class PostgisLocationWriter:
     """Writes buffered fixes into geo.location_history with binary COPY."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self._pool = pool
 
     @classmethod

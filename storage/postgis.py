@@ -18,7 +18,7 @@ from storage.booking_rows import (
     to_time,
     update_rows,
 )
-from storage.pg import create_pool
+from storage.pg import Pool, create_pool
 
 _UPSERT = (
     f"INSERT INTO booking.bookings ({', '.join(BOOKING_COLUMNS)}) "
@@ -43,7 +43,7 @@ _LIST = f"SELECT {', '.join(BOOKING_COLUMNS)} FROM booking.bookings"
 
 
 class PostgisBookingStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self._pool = pool
 
     @classmethod

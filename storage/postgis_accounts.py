@@ -34,7 +34,7 @@ from storage.account_rows import (
     user_row,
 )
 from storage.booking_rows import to_time
-from storage.pg import create_pool
+from storage.pg import Pool, create_pool
 
 
 def _marks(n: int, start: int = 1) -> str:
@@ -90,7 +90,7 @@ def _count(status: str) -> int:
 
 
 class PostgisAccountStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self._pool = pool
 
     @classmethod

@@ -119,6 +119,8 @@ class RedisBus:
         self._pubsub: Any = None
         self._outbox: deque[tuple[str, Message]] = deque()
         self._outbox_ready = asyncio.Event()
+        self._positions: deque[bytes] = deque(maxlen=5_000)
+        self._positions_ready = asyncio.Event()
         self.dropped = 0  # events the outbox could not hold during a long outage
         self.redis_down_since: float | None = None  # monotonic
         self._warned_positions = 0.0
@@ -227,17 +229,34 @@ class RedisBus:
     # -- positions and commands --------------------------------------------------------
 
     async def publish_position(self, booking_id: str, message: Message) -> None:
+        """Local watchers at once; other processes through pub/sub, by a task of its own
+        (a slow or absent Redis never holds a doctor's fix up). Lossy by design: when
+        Redis lags, the oldest positions not yet sent are dropped."""
         for listener in self._position_listeners:
             listener(booking_id, message)
-        try:
-            await self.redis.publish(
-                self._k("pos"), orjson.dumps({"b": booking_id, "m": message, "o": self.origin})
-            )
-        except (RedisError, OSError) as exc:  # positions may be dropped; the next one follows
-            now = time.monotonic()
-            if now - self._warned_positions > 30:
-                self._warned_positions = now
-                log.warning("position fan-out failing (%s); positions are local only", exc)
+        self._positions.append(orjson.dumps({"b": booking_id, "m": message, "o": self.origin}))
+        self._positions_ready.set()
+
+    async def _publish_positions(self) -> None:
+        channel = self._k("pos")
+        while True:
+            if not self._positions:
+                self._positions_ready.clear()
+                await self._positions_ready.wait()
+            batch = [self._positions.popleft() for _ in range(min(500, len(self._positions)))]
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for data in batch:
+                        pipe.publish(channel, data)
+                    await pipe.execute()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:  # dropped; the next ones follow
+                now = time.monotonic()
+                if now - self._warned_positions > 30:
+                    self._warned_positions = now
+                    log.warning("position fan-out failing (%s); positions are local only", exc)
+                await asyncio.sleep(self.retry_every_s)
 
     async def send_command(self, message: Message) -> None:
         """Raises RedisError (or OSError) when Redis is away: the caller tells its client."""
@@ -265,6 +284,7 @@ class RedisBus:
         channels = [self._k("pos")] + ([self._k("fixes")] if self.engine else [])
         # Subscribed in the reader task, which retries: start() works with Redis down.
         self._tasks.append(asyncio.create_task(self._read_pubsub(channels), name="bus-pubsub"))
+        self._tasks.append(asyncio.create_task(self._publish_positions(), name="bus-positions"))
         if self.engine:
             self._tasks.append(asyncio.create_task(self._forward_events(), name="bus-forward"))
             self._tasks.append(
