@@ -61,8 +61,12 @@ EPOCH_PATTERN = r"^[0-9a-f]{1,32}$"  # ?epoch=
 
 # Instants the server writes: RFC 3339, UTC, always with milliseconds.
 INSTANT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$"
-# Instants a client may write: RFC 3339 with a zone (Z or an offset), any fraction.
-INPUT_INSTANT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+# Instants a client may write: RFC 3339 with a zone (Z or an offset), any fraction, in
+# the years 1900 to 9998.
+INPUT_INSTANT_PATTERN = (
+    r"^(19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2}"
+    r"[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
 
 BOOKING_STATUSES = [s.value for s in BookingStatus]
 PRIORITIES = [p.value for p in Priority]
@@ -357,7 +361,15 @@ def _client_schemas() -> dict[str, Schema]:
             "decline",
             "Decline an offer. Reply: `declined`; the offer goes to the next doctor.",
             {"offer_id": {**_input_id("offer", 300), "description": _OFFER_ID["description"]}},
-            {"reason": _nullable(_text("why (kept); missing or null: none", 1_000))},
+            {
+                "reason": _nullable(
+                    _text(
+                        "why (kept). Needed in effect: without one, or blank, the engine "
+                        "answers `error` invalid",
+                        1_000,
+                    )
+                )
+            },
             {"offer_id": f"{_BOOKING_ID}.3.0", "reason": "stuck in traffic"},
         ),
         "DoctorProgress": _client(
@@ -1258,7 +1270,9 @@ or an integer): the reply to it, or the `error` about it, carries the same `ref`
 `?token=<access token>` on the URL (browsers cannot set headers on a WebSocket) or an
 `Authorization: Bearer <access token>` header: the JWT from `POST /api/v1/auth/login`.
 Refused before accept, as HTTP with a problem document (`application/problem+json`,
-{{title, status, detail}}): {"; ".join(f"{c} {d}" for c, d in HANDSHAKE_REFUSALS.items())}.
+{{title, status, detail}}; the schema HandshakeProblem):
+
+{chr(10).join(f"- {c}: {d}" for c, d in HANDSHAKE_REFUSALS.items())}
 
 ### Units and times
 Instants are RFC 3339 strings in UTC with milliseconds, e.g. `{_AT}`, on the socket as in
