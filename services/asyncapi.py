@@ -310,7 +310,11 @@ def _client_schemas() -> dict[str, Schema]:
             _metres("the fix's accuracy (1 sigma); missing, null or 0 count as 10", 10_000),
         )
     }
-    reason = _text("why, kept in the booking's history; not blank", 1_000, 1)
+    reason = _text(
+        "why, kept in the booking's history; not blank (a NUL character gets `error` invalid)",
+        1_000,
+        1,
+    )
     reason["pattern"] = f"[^{_SPACE}]"
     schemas = {
         "DoctorPosition": _client(
@@ -364,8 +368,8 @@ def _client_schemas() -> dict[str, Schema]:
             {
                 "reason": _nullable(
                     _text(
-                        "why (kept). Needed in effect: without one, or blank, the engine "
-                        "answers `error` invalid",
+                        "why (kept). Needed in effect: without one, blank or with a NUL "
+                        "character, the engine answers `error` invalid",
                         1_000,
                     )
                 )
