@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from api import errors, openapi
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.pages import install_pages
-from api.routes import admin, auth, bookings, doctors, operators
+from api.routes import admin, asyncapi, auth, bookings, doctors, operators
 from api.routes import map as map_routes  # "map" alone would shadow the builtin
 from api.schemas import Health
 from api.security import RuntimeDep, public
@@ -69,6 +69,7 @@ def create_app(
         responses={503: {"model": Health, "description": "storage does not answer"}},
     )
     app.include_router(api)
+    app.include_router(asyncapi.router)  # /asyncapi.json and its reader, /docs/asyncapi
     install_pages(app)
     if cors_origins:
         app.add_middleware(

@@ -7,8 +7,9 @@ Channels, each one socket:
   /ws/patient/<booking_id>       that booking's status, and its doctor approaching
   /ws/operator                   alerts and status changes; a viewport's doctors; overrides
 Authentication: `?token=<access token>` or an `Authorization: Bearer` header. A missing or
-bad token is refused with HTTP 401, a wrong role or someone else's booking with 404 (as if
-it did not exist), a browser Origin not on the allow-list with 403: all before accept.
+bad token is refused with HTTP 401, a wrong role with 403, someone else's booking with 404
+(as if it did not exist), a browser Origin not on the allow-list with 403: all before
+accept. The protocol is described in services/asyncapi.py (served at /asyncapi.json).
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ from routing import RoadGraph, Router
 from services.road_network import load_road_graph
 from tot.settings import BUNDLED_OSM_PATH
 
+pytest_plugins = ["tests.asyncapi_contract"]  # the gateway's messages against /asyncapi.json
+
 TEST_DATABASE_URL = os.environ.get(
     "TOT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -3,6 +3,9 @@ dispatch clock; configured by the same TOT_* variables) with the map routes and 
 pages added when the app does not have them yet, served by uvicorn.
 
     python -m tests.pages_server
+
+Under pytest (TOT_CONTRACT_LOG set) the gateway's frames are written there, and the
+AsyncAPI contract plugin (tests/asyncapi_contract.py) checks them.
 """
 
 from __future__ import annotations
@@ -31,8 +34,14 @@ def build_app() -> Any:
 
 
 def main() -> None:
+    import os
+
     import uvicorn
 
+    if os.environ.get("TOT_CONTRACT_LOG"):  # under pytest: the socket's frames, for the contract
+        from tests.asyncapi_contract import install_file_sink
+
+        install_file_sink(os.environ["TOT_CONTRACT_LOG"])
     settings = Settings()
     uvicorn.run(
         build_app(),
