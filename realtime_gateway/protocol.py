@@ -18,6 +18,7 @@ class ProtocolError(Exception):
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.ref: str | int | None = None  # the refused message's own ref, when it had a good one
 
 
 def _number(
@@ -59,13 +60,19 @@ def _text(m: dict[str, Any], name: str, max_len: int, *, required: bool = True) 
     return value
 
 
+def _accuracy(m: dict[str, Any]) -> float:
+    """A fix's accuracy in metres; 10 when the client does not say."""
+    value = _number(m, "accuracy_m", 0, 10_000, required=False)
+    return 10.0 if value is None else value
+
+
 # Per channel: the message types a client may send, and how each is checked.
 def _position(m: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "position",
         "lat": _number(m, "lat", -90, 90),
         "lon": _number(m, "lon", -180, 180),
-        "accuracy_m": _number(m, "accuracy_m", 0, 10_000, required=False) or 10.0,
+        "accuracy_m": _accuracy(m),
         "recorded_at": _instant(m, "recorded_at"),
     }
 
@@ -77,7 +84,7 @@ def _shift(m: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "shift", "action": action}
     if action == "start":
         out.update(lat=_number(m, "lat", -90, 90), lon=_number(m, "lon", -180, 180))
-        out["accuracy_m"] = _number(m, "accuracy_m", 0, 10_000, required=False) or 10.0
+        out["accuracy_m"] = _accuracy(m)
     return out
 
 
@@ -85,7 +92,10 @@ def _offer(kind: str) -> Any:
     def check(m: dict[str, Any]) -> dict[str, Any]:
         out = {"type": kind, "offer_id": _text(m, "offer_id", 300)}
         if kind == "decline":
-            out["reason"] = _text(m, "reason", 1_000, required=False) or ""
+            reason = _text(m, "reason", 1_000)
+            if not (reason or "").strip() or "\x00" in (reason or ""):
+                raise ProtocolError("invalid_message", "a decline needs a reason, which is kept")
+            out["reason"] = reason
         return out
 
     return check
@@ -127,7 +137,7 @@ def _viewport(m: dict[str, Any]) -> dict[str, Any]:
 def _override(kind: str) -> Any:
     def check(m: dict[str, Any]) -> dict[str, Any]:
         reason = _text(m, "reason", 1_000)
-        if not (reason or "").strip():
+        if not (reason or "").strip() or "\x00" in (reason or ""):
             raise ProtocolError("invalid_message", "overrides need a reason, which is kept")
         out: dict[str, Any] = {
             "type": kind,
@@ -136,7 +146,10 @@ def _override(kind: str) -> Any:
         }
         if kind == "assign":
             out["doctor_id"] = _text(m, "doctor_id", 128)
-            out["release_current"] = bool(m.get("release_current", False))
+            release = m.get("release_current", False)
+            if not isinstance(release, bool):
+                raise ProtocolError("invalid_message", "release_current must be true or false")
+            out["release_current"] = release
         if kind == "priority":
             if m.get("priority") not in ("normal", "urgent", "emergency"):
                 raise ProtocolError(
@@ -176,8 +189,21 @@ def parse(channel: str, raw: str | bytes) -> dict[str, Any]:
     checks = CHANNELS[channel]
     if not isinstance(kind, str) or kind not in checks:
         raise ProtocolError("unknown_type", f"this channel takes: {', '.join(sorted(checks))}")
-    parsed: dict[str, Any] = checks[kind](message)
     ref = message.get("ref")
-    if isinstance(ref, str | int) and not isinstance(ref, bool) and len(str(ref)) <= 64:
+    good_ref = not isinstance(ref, bool) and (
+        (isinstance(ref, str) and len(ref) <= 64)
+        or (isinstance(ref, int) and -(2**63) <= ref < 2**63)
+    )
+    try:
+        parsed: dict[str, Any] = checks[kind](message)
+        if "ref" in message and not good_ref:
+            raise ProtocolError(
+                "invalid_message", "ref must be text of at most 64 characters or an integer"
+            )
+    except ProtocolError as exc:
+        if good_ref:
+            exc.ref = ref  # the error answers that message
+        raise
+    if "ref" in message:
         parsed["ref"] = ref
     return parsed

@@ -49,7 +49,8 @@ from services.auth import (
 from services.bookings import InvalidRequestError
 from services.bus import Bus, Head, Message
 from services.doctors import FixRefusedError
-from services.errors import ChangeNotStoredError, StorageUnavailableError
+from services.error_codes import error_code
+from services.errors import StorageUnavailableError
 from services.realtime import OPS, Realtime, topic_of_booking, topic_of_doctor
 from services.times import rfc3339
 
@@ -447,27 +448,30 @@ class Gateway:
         try:
             message = parse(client.channel, raw)
         except ProtocolError as exc:
-            self._queue(client, {"type": "error", "code": exc.code, "detail": exc.detail})
+            error: Message = {"type": "error", "code": exc.code, "detail": exc.detail}
+            if exc.ref is not None:
+                error["ref"] = exc.ref
+            self._queue(client, error)
             return
         ref = message.get("ref")
         try:
             reply = await self._dispatch(client, message)
         except ERRORS as exc:
-            self._queue(
-                client, {"type": "error", "code": _code(exc), "detail": str(exc), "ref": ref}
-            )
+            error = {"type": "error", "code": _code(exc), "detail": str(exc)}
+            if ref is not None:
+                error["ref"] = ref
+            self._queue(client, error)
             return
         except Exception:
             log.exception("gateway message %s failed", message.get("type"))
-            self._queue(
-                client,
-                {
-                    "type": "error",
-                    "code": "internal",
-                    "detail": "the message could not be handled; it has been logged",
-                    "ref": ref,
-                },
-            )
+            error = {
+                "type": "error",
+                "code": "internal",
+                "detail": "the message could not be handled; it has been logged",
+            }
+            if ref is not None:
+                error["ref"] = ref
+            self._queue(client, error)
             return
         if reply is not None:
             if ref is not None:
@@ -733,12 +737,7 @@ def _discard(index: dict[str, set[Client]], key: str, client: Client) -> None:
 
 
 def _code(exc: Exception) -> str:
-    return {
-        NotFoundError: "not_found", ForbiddenError: "forbidden", ConflictError: "conflict",
-        InvalidRequestError: "invalid", FixRefusedError: "position_refused", AuthError: "unauthorized",
-        UnavailableError: "unavailable", StorageUnavailableError: "unavailable",
-        ChangeNotStoredError: "conflict",
-    }.get(type(exc), "error")  # fmt: skip
+    return "unavailable" if isinstance(exc, UnavailableError) else error_code(exc)
 
 
 def _refuse(connection: ServerConnection, status: HTTPStatus, detail: str) -> Response:

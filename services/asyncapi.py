@@ -90,13 +90,6 @@ ERROR_CODES: dict[str, str] = {
     "unavailable": "storage or the engine cannot be reached just now: send it again shortly",
     "internal": "an unexpected error; it has been logged",
     "error": "another error",
-    # A gateway process without the engine (`tot gateway`) relays the engine's errors to
-    # doctors spelled as the exception's class name (services/realtime.py, _remote).
-    "NotFoundError": "as not_found, from a gateway process without the engine",
-    "ForbiddenError": "as forbidden, from a gateway process without the engine",
-    "ConflictError": "as conflict, from a gateway process without the engine",
-    "InvalidRequestError": "as invalid, from a gateway process without the engine",
-    "FixRefusedError": "as position_refused, from a gateway process without the engine",
 }
 
 # What Python's str.strip() removes, spelled out (\s differs between regex engines).
@@ -210,15 +203,15 @@ _STATUS = _enum(BOOKING_STATUSES, "the booking's status")
 _REF_IN: Schema = {
     "type": ["string", "integer"],
     "maxLength": 64,
-    "description": "optional: any string (at most 64 characters) or integer; the reply (or "
-    "error) to this message carries it back as `ref`",
+    "description": "optional: a string of at most 64 characters or a 64-bit integer; the "
+    "reply (or error) to this message carries it back as `ref`; anything else is refused "
+    "with `error` invalid_message",
 }
 _REF_OUT: Schema = {
-    "type": ["string", "integer", "null"],
+    "type": ["string", "integer"],
     "maxLength": 64,
-    "description": "the `ref` of the message this answers, when it had one; null or left "
-    "out when it had none (an `error` about a message, and a reply relayed by a gateway "
-    "process without the engine, carry null)",
+    "description": "the `ref` of the message this answers, as it was sent; left out when "
+    "that message had none",
 }
 
 
@@ -307,7 +300,7 @@ def _client(
 def _client_schemas() -> dict[str, Schema]:
     accuracy = {
         "accuracy_m": _nullable(
-            _metres("the fix's accuracy (1 sigma); missing, null or 0 count as 10", 10_000),
+            _metres("the fix's accuracy (1 sigma); missing or null count as 10", 10_000),
         )
     }
     reason = _text(
@@ -364,16 +357,11 @@ def _client_schemas() -> dict[str, Schema]:
             "decline",
             "decline",
             "Decline an offer. Reply: `declined`; the offer goes to the next doctor.",
-            {"offer_id": {**_input_id("offer", 300), "description": _OFFER_ID["description"]}},
             {
-                "reason": _nullable(
-                    _text(
-                        "why (kept). Needed in effect: without one, blank or with a NUL "
-                        "character, the engine answers `error` invalid",
-                        1_000,
-                    )
-                )
+                "offer_id": {**_input_id("offer", 300), "description": _OFFER_ID["description"]},
+                "reason": {**reason, "description": "why, kept with the offer; not blank"},
             },
+            None,
             {"offer_id": f"{_BOOKING_ID}.3.0", "reason": "stuck in traffic"},
         ),
         "DoctorProgress": _client(

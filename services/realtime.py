@@ -38,6 +38,8 @@ from services.bookings import BookingService, InvalidRequestError
 from services.bus import Bus, Message
 from services.doctors import DoctorService, FixRefusedError
 from services.engine import Engine
+from services.error_codes import error_code
+from services.errors import StorageUnavailableError
 from services.times import rfc3339
 
 log = logging.getLogger(__name__)
@@ -550,18 +552,15 @@ class Realtime:
             ConflictError,
             InvalidRequestError,
             FixRefusedError,
+            StorageUnavailableError,
         ) as exc:
             if kind == "position":
                 return  # a refused fix from afar: nobody waits for the answer
-            reply = {
-                "type": "error",
-                "code": type(exc).__name__,
-                "detail": str(exc),
-                "ref": message.get("ref"),
-            }
+            reply = {"type": "error", "code": error_code(exc), "detail": str(exc)}
         except Exception:
             log.exception("remote doctor message failed")
             return
         if reply is not None:
-            reply["ref"] = message.get("ref")
+            if message.get("ref") is not None:
+                reply["ref"] = message["ref"]
             await self.bus.append(topic_of_doctor(doctor_id), reply)
