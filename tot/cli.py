@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import math
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from pydantic import ValidationError
-from tqdm import tqdm
 
 from routing import RoutingError
 from services.road_network import load_road_graph, open_router
@@ -35,19 +37,52 @@ def _json_point(point: tuple[float, float]) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in point]
 
 
-def _progress(enabled: bool) -> Callable[[str], Callable[[int], None]] | None:
-    if not enabled:
-        return None
+class _TerminalProgress:
+    """A graph build's progress as one status line on a terminal, rewritten in place.
 
-    def factory(stage: str) -> Callable[[int], None]:
-        bar = tqdm(desc=stage, unit=" items", leave=False, file=sys.stderr)
+    Called with each stage's name (a ProgressFactory); the stage's callback takes a
+    running count. On close, the line gives way to a short summary of the build.
+    """
 
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.started = time.perf_counter()
+        self.used = False
+
+    def __call__(self, stage: str) -> Callable[[int], None]:
         def update(count: int) -> None:
-            bar.update(count - bar.n)
+            shown = f": {count:,}" if count else ""
+            elapsed = time.perf_counter() - self.started
+            self._write(f"\r\033[K[tot] building the road graph ({elapsed:.0f} s): {stage}{shown}")
 
+        update(0)
         return update
 
-    return factory
+    def close(self) -> None:
+        if self.used:
+            elapsed = time.perf_counter() - self.started
+            self._write(
+                f"\r\033[K[tot] road graph built in {elapsed:.1f} s; later runs load it from "
+                "the cache\n"
+            )
+
+    def _write(self, text: str) -> None:
+        self.used = True
+        self.stream.write(text)
+        self.stream.flush()
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[_TerminalProgress | None]:
+    """Progress for a graph build, shown by default when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    progress = _TerminalProgress(sys.stderr)
+    try:
+        yield progress
+    finally:
+        progress.close()
 
 
 def _add_osm_options(parser: argparse.ArgumentParser) -> None:
@@ -74,12 +109,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_graph_build(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    loaded = load_road_graph(
-        settings.osm_path,
-        settings.graph_cache_dir,
-        force_rebuild=args.force,
-        progress=_progress(sys.stderr.isatty()),
-    )
+    with _progress() as progress:
+        loaded = load_road_graph(
+            settings.osm_path,
+            settings.graph_cache_dir,
+            force_rebuild=args.force,
+            progress=progress,
+        )
     if loaded.cache_error is not None:
         print(
             f"tot: error: the graph was built but not cached: {loaded.cache_error}", file=sys.stderr
@@ -109,12 +145,13 @@ def cmd_graph_build(args: argparse.Namespace) -> int:
 
 def cmd_route(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    router, _ = open_router(
-        settings.osm_path,
-        settings.graph_cache_dir,
-        max_snap_distance_m=settings.max_snap_distance_m,
-        progress=_progress(sys.stderr.isatty()),
-    )
+    with _progress() as progress:
+        router, _ = open_router(
+            settings.osm_path,
+            settings.graph_cache_dir,
+            max_snap_distance_m=settings.max_snap_distance_m,
+            progress=progress,
+        )
     target: tuple[float, float] = args.to
     origins: list[tuple[float, float]] = args.origins
     if len(origins) == 1:
