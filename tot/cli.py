@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import math
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -222,21 +224,77 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why a server could not listen on host:port now, or None when it could.
+
+    Binds a probe socket the way the servers do (SO_REUSEADDR, so a port that only has
+    closed connections lingering is not taken) on every address the host resolves to.
+    """
+    if port == 0:  # the system picks a free one
+        return None
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"on a host that does not resolve ({exc.strerror})"
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return "taken (another tot demo or server, or another program, listens there)"
+                if exc.errno == errno.EACCES:
+                    return "not open to this user (ports below 1024 need privileges)"
+                return f"not available ({exc.strerror})"
+    return None
+
+
+def _require_free_ports(settings: Settings) -> None:
+    """Refuse to start, with one line, when the HTTP or the WebSocket port is not free."""
+    for port, what, change in (
+        (settings.port, "HTTP", "--port or TOT_PORT"),
+        (settings.ws_port, "WebSocket", "--ws-port or TOT_WS_PORT"),
+    ):
+        problem = _cannot_listen(settings.host, port)
+        if problem is not None:
+            raise ValueError(
+                f"the {what} port {port} on {settings.host} is {problem}; "
+                f"choose another with {change}"
+            )
+
+
+def _server_environment(args: argparse.Namespace) -> None:
+    """The server builds its settings from the environment: pass the flags through it."""
     import os
 
-    from tot.server import serve
-
-    # The server builds its settings from the environment: pass the flags through it.
     if args.osm is not None:
         os.environ["TOT_OSM_PATH"] = str(args.osm)
     if args.cache_dir is not None:
         os.environ["TOT_GRAPH_CACHE_DIR"] = str(args.cache_dir)
-    if args.host is not None:
+    if getattr(args, "host", None) is not None:
         os.environ["TOT_HOST"] = args.host
     if args.port is not None:
         os.environ["TOT_PORT"] = str(args.port)
-    serve(Settings())
+    if args.ws_port is not None:
+        os.environ["TOT_WS_PORT"] = str(args.ws_port)
+
+
+def _prepare_server(settings: Settings) -> None:
+    """Before the server starts: its ports free, its road graph built (with progress on a
+    terminal) and cached, so that what can go wrong is said in one line, not a traceback."""
+    _require_free_ports(settings)
+    with _progress() as progress:
+        load_road_graph(settings.osm_path, settings.graph_cache_dir, progress=progress)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from tot.server import serve
+
+    _server_environment(args)
+    settings = Settings()
+    _prepare_server(settings)
+    serve(settings)
     return 0
 
 
@@ -265,15 +323,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     # Its own file, so demo accounts never land in the store `tot serve` uses.
     os.environ.setdefault("TOT_SQLITE_PATH", str(settings.sqlite_path.with_name("demo.sqlite3")))
-    if args.osm is not None:
-        os.environ["TOT_OSM_PATH"] = str(args.osm)
-    if args.cache_dir is not None:
-        os.environ["TOT_GRAPH_CACHE_DIR"] = str(args.cache_dir)
-    if args.port is not None:
-        os.environ["TOT_PORT"] = str(args.port)
+    _server_environment(args)
     os.environ.setdefault("TOT_ADMIN_EMAIL", "admin@tot.example.org")
     os.environ.setdefault("TOT_ADMIN_PASSWORD", "change-me-now-please")
-    serve(Settings(), demo=True)
+    settings = Settings()
+    _prepare_server(settings)
+    serve(settings, demo=True)
     return 0
 
 
@@ -413,7 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     srv.add_argument("--host", help="default: $TOT_HOST or 127.0.0.1")
-    srv.add_argument("--port", type=int, help="default: $TOT_PORT or 8000")
+    srv.add_argument("--port", type=int, help="HTTP port (default: $TOT_PORT or 8000)")
+    srv.add_argument("--ws-port", type=int, help="WebSocket port (default: $TOT_WS_PORT or 8001)")
     _add_osm_options(srv)
     srv.set_defaults(func=cmd_serve)
 
@@ -433,6 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=float, default=1.0, help="driving and visits sped up (<= 3)")
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--port", type=int, help="HTTP port (default: $TOT_PORT or 8000)")
+    demo.add_argument("--ws-port", type=int, help="WebSocket port (default: $TOT_WS_PORT or 8001)")
     _add_osm_options(demo)
     demo.set_defaults(func=cmd_demo)
 
