@@ -303,14 +303,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from tot.server import serve
 
-    if not 1 <= args.doctors <= 5_000 or not 0 < args.calls_per_hour <= 36_000:
-        raise ValueError("--doctors must be 1-5000 and --calls-per-hour within (0, 36000]")
+    if not 1 <= args.doctors <= 5_000:
+        raise ValueError("--doctors must be 1-5000")
+    if args.calls_per_hour is not None and not 0 < args.calls_per_hour <= 36_000:
+        raise ValueError("--calls-per-hour must be within (0, 36000]")
     if not 0.1 <= args.speed <= 3:
         raise ValueError("--speed must be within [0.1, 3] (faster would break the 250 km/h check)")
     if not 0 <= args.emergency_share <= 1:
         raise ValueError("--emergency-share must be within [0, 1]")
     values = {
-        "TOT_DEMO_DOCTORS": args.doctors, "TOT_DEMO_CALLS_PER_HOUR": args.calls_per_hour,
+        "TOT_DEMO_DOCTORS": args.doctors,
+        "TOT_DEMO_CALLS_PER_HOUR": "" if args.calls_per_hour is None else args.calls_per_hour,
         "TOT_DEMO_SPEED": args.speed, "TOT_DEMO_SEED": args.seed,
         "TOT_DEMO_EMERGENCY_SHARE": args.emergency_share,
     }  # fmt: skip
@@ -483,7 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--doctors", type=int, default=30, help="simulated doctors (default 30)")
     demo.add_argument(
-        "--calls-per-hour", type=float, default=90.0, help="Poisson rate (default 90)"
+        "--calls-per-hour",
+        type=float,
+        help="Poisson rate (default: scaled to the map, to keep about 60 %% of the doctors busy)",
     )
     demo.add_argument("--emergency-share", type=float, default=0.05, help="default 0.05")
     demo.add_argument("--speed", type=float, default=1.0, help="driving and visits sped up (<= 3)")
