@@ -359,9 +359,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     settings = _settings(args)
+    # Given values are checked here, at once; left open, they are scaled to the map.
     config = SimConfig(
-        doctors=args.doctors,
-        calls_per_hour=args.calls_per_hour,
+        doctors=150 if args.doctors is None else args.doctors,
+        calls_per_hour=120.0 if args.calls_per_hour is None else args.calls_per_hour,
         hours=args.hours,
         warmup_s=args.warmup_min * 60.0,
         visit_min_s=args.visit_min * 60.0,
@@ -377,18 +378,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     )
     if args.seeds < 1:
         raise ValueError("--seeds must be at least 1")
-    table, headline = simulate_command(
-        osm_path=settings.osm_path,
-        graph_cache_dir=settings.graph_cache_dir,
-        max_snap_distance_m=settings.max_snap_distance_m,
-        config=config,
-        policy=Policy(args.policy),
-        extra=[Policy(p) for p in args.compare or ()],
-        seeds=range(args.first_seed, args.first_seed + args.seeds),
-        out_dir=args.out,
-        workers=args.workers or default_workers(),
-        started=started,
-    )
+    with _progress() as progress:
+        table, headline = simulate_command(
+            osm_path=settings.osm_path,
+            graph_cache_dir=settings.graph_cache_dir,
+            max_snap_distance_m=settings.max_snap_distance_m,
+            config=config,
+            doctors=args.doctors,
+            calls_per_hour=args.calls_per_hour,
+            policy=Policy(args.policy),
+            extra=[Policy(p) for p in args.compare or ()],
+            seeds=range(args.first_seed, args.first_seed + args.seeds),
+            out_dir=args.out,
+            workers=args.workers or default_workers(),
+            started=started,
+            progress=progress,
+        )
     print(table)
     print(f"report: {args.out / 'report.md'}")
     print(json.dumps(headline, allow_nan=False))
@@ -523,9 +528,18 @@ def build_parser() -> argparse.ArgumentParser:
             "table, then one JSON line."
         ),
     )
-    sim.add_argument("--doctors", type=int, default=150, help="fleet size (default 150)")
     sim.add_argument(
-        "--calls-per-hour", type=float, default=120.0, help="Poisson call rate (default 120)"
+        "--doctors",
+        type=int,
+        help=(
+            "fleet size (default: scaled to the map; 150 on Porto, else Porto's doctors per "
+            "km of road, at least 10)"
+        ),
+    )
+    sim.add_argument(
+        "--calls-per-hour",
+        type=float,
+        help="Poisson call rate (default: 0.8 per doctor, as 120 for 150 on Porto)",
     )
     sim.add_argument(
         "--hours", type=float, default=2.0, help="measured hours, after the warm-up (default 2)"
