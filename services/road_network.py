@@ -11,7 +11,7 @@ from pathlib import Path
 from routing import RoadGraph, Router, compile_road_graph
 from routing.router import DEFAULT_MAX_SNAP_DISTANCE_M
 from storage.graph_cache import GraphCache, cache_key, file_sha256
-from storage.osm_pbf import OsmFileError, read_drivable_segments
+from storage.osm_pbf import check_osm_path, read_drivable_segments
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,7 @@ def load_road_graph(
     started = time.perf_counter()
     cache = GraphCache(cache_dir)
 
-    if not osm_path.is_file():
-        raise OsmFileError(f"{osm_path}: no such file")
+    check_osm_path(osm_path)
     content_sha = file_sha256(osm_path)
     path = cache.path_for(osm_path, cache_key(content_sha))
     graph = None if force_rebuild else cache.load(path)

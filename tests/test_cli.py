@@ -259,7 +259,7 @@ class TestRoute:
         assert [row["status"] for row in etas] == ["ok", "off_network", "ok"]
         assert etas[0]["eta_s"] > 0 and etas[2]["eta_s"] > 0
         assert etas[1]["eta_s"] is None
-        assert "from the nearest drivable road" in etas[1]["detail"]
+        assert etas[1]["detail"].startswith("outside the map (helsinki.osm.pbf)")
 
         # The table agrees with the single-route answer for the same origin.
         single = run_ok(
@@ -309,7 +309,7 @@ class TestBadInput:
             ("60,200", "longitude 200.0 is outside [-180, 180]"),
             ("nan,24", "finite"),
             ("inf,24", "finite"),
-            (pt(FIFTY_KM_NORTH), "from the nearest drivable road; the limit is 1000 m"),
+            (pt(FIFTY_KM_NORTH), "is outside the map (helsinki.osm.pbf), 48.7 km from its"),
         ],
     )
     def test_bad_destination(
@@ -325,7 +325,7 @@ class TestBadInput:
     ) -> None:
         argv = ["route", "--to", pt(FIFTY_KM_NORTH), "--cache-dir", str(tmp_path), "--json"]
         argv += ["--from", pt(STATION), "--from", pt(NEAR_MARKET)]
-        assert "from the nearest drivable road" in run_fail(capsys, argv)
+        assert "is outside the map" in run_fail(capsys, argv)
 
     def test_fifty_km_point_really_is_that_far(self) -> None:
         assert dist_m(FIFTY_KM_NORTH, MARKET) == pytest.approx(50_000, rel=0.01)
