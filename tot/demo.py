@@ -197,6 +197,7 @@ class CityDemo:
         # What an earlier run left open: counted apart from this run's calls.
         f.recovered_ids = {b.booking_id for b in rt.engine.core.bookings.values() if not b.terminal}
         f.recovered = len(f.recovered_ids)
+        self.warm_calls = max(0, self.warm_calls - f.recovered)  # they are open calls already
         await self._account("operator@demo.tot.example.org", Role.OPERATOR)
         await self._account("doctor@demo.tot.example.org", Role.DOCTOR)  # for a person to drive
         patient = await self._account("patient@demo.tot.example.org", Role.PATIENT)
@@ -425,6 +426,9 @@ class CityDemo:
             await rt.bookings.progress(
                 d.principal, booking.booking_id, BookingStatus.IN_PROGRESS, None
             )
+            d.visit_ends_s = now + self.rng.uniform(*cfg.visit_s) / cfg.speed
+        elif booking.status is BookingStatus.IN_PROGRESS and not d.visit_ends_s:
+            # a visit this demo did not start (recovered after a restart): a fresh length
             d.visit_ends_s = now + self.rng.uniform(*cfg.visit_s) / cfg.speed
         elif booking.status is BookingStatus.IN_PROGRESS and now >= d.visit_ends_s:
             price = rt.bookings.tariff.price(booking.call_type, booking.priority)
