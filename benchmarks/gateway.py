@@ -14,7 +14,7 @@ doctor; N + M WebSockets held at once (12,500 by default).
 Set-up, not measured. Users are written straight into the scratch SQLite file with
 `SqliteAccountStore.create_user` (no REST, no password hashing) while the server starts;
 access tokens are minted here with PyJWT and the secret given to the server. Doctors
-open /ws/doctor and start their shift over the socket at nodes of the bundled Helsinki
+open /ws/doctor and start their shift over the socket at nodes of the served map's
 road graph (jittered by up to 20 m). Then each patient books a visit over REST
 (POST /api/v1/bookings, 16 keep-alive connections, booking rate limits raised in the
 server's environment) next to a random doctor; the doctor clients accept the offers

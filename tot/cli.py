@@ -91,7 +91,10 @@ def _add_osm_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--osm",
         type=Path,
-        help="OpenStreetMap extract (.osm.pbf); default: $TOT_OSM_PATH or the bundled Helsinki map",
+        help=(
+            "OpenStreetMap extract (.osm.pbf); default: $TOT_OSM_PATH or the bundled map of "
+            "central Nizhny Novgorod"
+        ),
     )
     parser.add_argument(
         "--cache-dir",
