@@ -54,7 +54,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH="/opt/venv/bin:$PATH" \
-    TOT_OSM_PATH=/app/data/osm/helsinki.osm.pbf \
+    TOT_OSM_PATH=/app/data/osm/nizhny_novgorod_center.osm.pbf \
     TOT_GRAPH_CACHE_DIR=/var/cache/tot/graphs
 
 # osmium's compiled modules link the system libexpat and zlib (every other native
@@ -73,8 +73,9 @@ RUN groupadd --gid 10001 tot \
 COPY --from=builder /opt/venv /opt/venv
 
 WORKDIR /app
-# The bundled Helsinki extract and its attribution (ODbL requires the latter to travel
-# with the data). tot/settings.py's default (BUNDLED_OSM_PATH) is computed relative to
+# The bundled extracts (central Nizhny Novgorod, the default; Helsinki, the tests') and
+# their attribution (ODbL requires the latter to travel with the data).
+# tot/settings.py's default (BUNDLED_OSM_PATH) is computed relative to
 # the installed package, which is in site-packages here, so TOT_OSM_PATH above points
 # at this copy instead.
 COPY data/osm /app/data/osm

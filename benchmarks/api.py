@@ -15,6 +15,19 @@ The last line printed is one JSON object.
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__" and not __package__:
+    # `python benchmarks/api.py`: Python put benchmarks/ first on the path, where this
+    # file would stand in for the project's `api` package. Run it as what it is,
+    # `python -m benchmarks.api`, from the project's root.
+    import runpy
+    from pathlib import Path
+
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+    runpy.run_module("benchmarks.api", run_name="__main__", alter_sys=True)
+    raise SystemExit(0)
+
 import argparse
 import asyncio
 import json
@@ -22,7 +35,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -37,7 +49,6 @@ TEST_DATABASE_URL = os.environ.get(
 )
 PASSWORD = "benchmark-password-1"
 ADMIN = ("admin@bench.example.org", "benchmark-admin-password")
-CENTER = (60.1699, 24.9384)  # Helsinki centre, on the bundled map
 
 
 # -- the load side: a tiny keep-alive HTTP/1.1 client -----------------------------------------
@@ -244,14 +255,15 @@ def wait_ready(base: str, server: subprocess.Popen[bytes], timeout_s: float = 12
 
 
 def road_points(osm: Path | None, n: int, seed: int) -> list[tuple[float, float]]:
-    """Points on the map's roads within about 2 km of the centre (patients live by roads)."""
+    """Points on the map's roads within about 2 km of its centre (patients live by roads)."""
     from services.road_network import load_road_graph
     from tot.settings import Settings
 
     settings = Settings()
     graph = load_road_graph(osm or settings.osm_path, settings.graph_cache_dir).graph
     lat, lon = graph.node_lat, graph.node_lon
-    near = np.flatnonzero((np.abs(lat - CENTER[0]) < 0.018) & (np.abs(lon - CENTER[1]) < 0.036))
+    centre = (float(np.median(lat)), float(np.median(lon)))  # whichever map is served
+    near = np.flatnonzero((np.abs(lat - centre[0]) < 0.018) & (np.abs(lon - centre[1]) < 0.036))
     pick = np.random.default_rng(seed).choice(near, size=min(n, len(near)), replace=False)
     return [(float(lat[i]), float(lon[i])) for i in pick]
 
@@ -325,7 +337,7 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=64)
     parser.add_argument("--doctors", type=int, default=40)
     parser.add_argument(
-        "--osm", type=Path, help="map to serve (default: the bundled Helsinki extract)"
+        "--osm", type=Path, help="map to serve (default: $TOT_OSM_PATH or the bundled map)"
     )
     parser.add_argument("--seed", type=int, default=20261129)
     parser.add_argument("--load-worker", help=argparse.SUPPRESS)

@@ -14,7 +14,7 @@ doctor; N + M WebSockets held at once (12,500 by default).
 Set-up, not measured. Users are written straight into the scratch SQLite file with
 `SqliteAccountStore.create_user` (no REST, no password hashing) while the server starts;
 access tokens are minted here with PyJWT and the secret given to the server. Doctors
-open /ws/doctor and start their shift over the socket at nodes of the bundled Helsinki
+open /ws/doctor and start their shift over the socket at nodes of the served map's
 road graph (jittered by up to 20 m). Then each patient books a visit over REST
 (POST /api/v1/bookings, 16 keep-alive connections, booking rate limits raised in the
 server's environment) next to a random doctor; the doctor clients accept the offers
@@ -74,6 +74,19 @@ limit is raised to the hard limit here (the subprocesses inherit it).
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__" and not __package__:
+    # `python benchmarks/gateway.py`: Python put benchmarks/ first on the path, where this
+    # file would stand in for the project's `{shadow}` package. Run it as what it is,
+    # `python -m benchmarks.gateway`, from the project's root.
+    import runpy
+    from pathlib import Path
+
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+    runpy.run_module("benchmarks.gateway", run_name="__main__", alter_sys=True)
+    raise SystemExit(0)
+
 import argparse
 import asyncio
 import contextlib
@@ -86,7 +99,6 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid

@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 import time
+import urllib.request
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -33,8 +35,23 @@ ADMIN = (
 )
 WS_PORT = int(os.environ.get("TOT_WS_PORT", "8001"))
 PASSWORD = "locust-password-123"
-# Around central Helsinki (the bundled map); set TOT_LOCUST_CENTER=lat,lon for another city.
-CENTER = tuple(float(x) for x in os.environ.get("TOT_LOCUST_CENTER", "60.1699,24.9384").split(","))
+# Around the centre of the map the engine serves (asked at the start: its road network's
+# box); TOT_LOCUST_CENTER=lat,lon sets it.
+CENTER: tuple[float, ...] = tuple(
+    float(x) for x in os.environ.get("TOT_LOCUST_CENTER", "0,0").split(",")
+)
+
+
+def _centre_on_the_served_map(environment: Any, **_: Any) -> None:
+    global CENTER
+    if "TOT_LOCUST_CENTER" in os.environ or not environment.host:
+        return
+    with urllib.request.urlopen(f"{environment.host}/api/v1/map/roads?limit=1", timeout=30) as r:
+        box = json.load(r)["bbox"]
+    CENTER = ((box["south"] + box["north"]) / 2, (box["west"] + box["east"]) / 2)
+
+
+events.test_start.add_listener(_centre_on_the_served_map)  # type: ignore[no-untyped-call]
 
 
 def _ws_url(host: str, path: str, token: str) -> str:
@@ -267,3 +284,13 @@ class OperatorUser(HttpUser, _Api):
                         return
         except (OSError, WebSocketException, TimeoutError) as exc:
             _fire("/ws/operator [feed]", started, exc=exc)
+
+
+if __name__ == "__main__":
+    print(
+        "a locustfile: run it with locust, for example\n"
+        "  .venv/bin/locust -f benchmarks/locustfile.py --headless -u 60 -r 10 -t 2m "
+        "--host http://127.0.0.1:8000",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)

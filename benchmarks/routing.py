@@ -12,11 +12,23 @@ else a generated city-sized grid. The last line printed is one JSON object.
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__" and not __package__:
+    # `python benchmarks/routing.py`: Python put benchmarks/ first on the path, where this
+    # file would stand in for the project's `routing` package. Run it as what it is,
+    # `python -m benchmarks.routing`, from the project's root.
+    import runpy
+    from pathlib import Path
+
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+    runpy.run_module("benchmarks.routing", run_name="__main__", alter_sys=True)
+    raise SystemExit(0)
+
 import argparse
 import gc
 import json
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path

@@ -8,12 +8,24 @@ The last line printed is one JSON object.
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__" and not __package__:
+    # `python benchmarks/storage.py`: Python put benchmarks/ first on the path, where this
+    # file would stand in for the project's `storage` package. Run it as what it is,
+    # `python -m benchmarks.storage`, from the project's root.
+    import runpy
+    from pathlib import Path
+
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+    runpy.run_module("benchmarks.storage", run_name="__main__", alter_sys=True)
+    raise SystemExit(0)
+
 import argparse
 import asyncio
 import gc
 import json
 import os
-import sys
 import time
 import uuid
 from datetime import UTC, datetime

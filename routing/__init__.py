@@ -5,8 +5,10 @@ OpenStreetMap files and caching compiled graphs live in `storage/`.
 """
 
 from routing.errors import (
+    DisconnectedRoadError,
     GraphBuildError,
     InvalidCoordinateError,
+    OutsideMapError,
     RoutingError,
     SnapError,
 )
@@ -17,10 +19,12 @@ from routing.router import EtaResult, Route, Router, Snap
 
 __all__ = [
     "BUILD_PROFILE_VERSION",
+    "DisconnectedRoadError",
     "EtaResult",
     "GraphBuildError",
     "InvalidCoordinateError",
     "LatLon",
+    "OutsideMapError",
     "RoadGraph",
     "Route",
     "Router",

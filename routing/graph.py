@@ -29,6 +29,8 @@ _ARRAY_DTYPES: dict[str, npt.DTypeLike] = {
     "edge_highway": np.uint8,
     "edge_way_id": np.int64,
     "cch_order": np.int32,
+    "detached_lat": np.float64,
+    "detached_lon": np.float64,
 }
 
 
@@ -40,6 +42,11 @@ class RoadGraph:
     list is its geometry); edges are directed road segments between consecutive
     nodes. `cch_order` is the contraction order the router needs, computed once at
     compile time so that loading a cached graph costs no preprocessing.
+
+    `detached_lat`/`detached_lon` are the drivable nodes the build left out because
+    they are not strongly connected to the kept network (an island reached by ferry, a
+    stretch cut off at the extract's edge): never routed on, kept so that a point near
+    one can be told "this road does not connect" rather than "there is no road".
     """
 
     node_lat: npt.NDArray[np.float64]
@@ -53,6 +60,8 @@ class RoadGraph:
     edge_highway: npt.NDArray[np.uint8]
     edge_way_id: npt.NDArray[np.int64]
     cch_order: npt.NDArray[np.int32]
+    detached_lat: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    detached_lon: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
     meta: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -76,7 +85,10 @@ class RoadGraph:
         n = typed["node_lat"].shape[0]
         m = typed["edge_tail"].shape[0]
         for k, a in typed.items():
-            want = n if k.startswith("node_") or k == "cch_order" else m
+            if k.startswith("detached_"):
+                want = typed["detached_lat"].shape[0]
+            else:
+                want = n if k.startswith("node_") or k == "cch_order" else m
             if a.ndim != 1 or a.shape[0] != want:
                 raise GraphBuildError(f"graph array {k} has shape {a.shape}, expected ({want},)")
         if m and (
@@ -129,7 +141,8 @@ def compile_road_graph(
     may use them and the speed each way. Parallel edges keep the fastest; self-loops
     go; with keep_largest_component only the largest strongly connected component
     stays, so every kept node can reach every other (no dead-end islands at the
-    extract's clipped border).
+    extract's clipped border); the positions of the nodes it drops are kept apart
+    (`detached_lat`, `detached_lon`) for the router's explanations.
     """
     say = progress or (lambda _msg: None)
     node_osm_id = np.asarray(node_osm_id, dtype=np.int64)
@@ -188,6 +201,7 @@ def compile_road_graph(
     node_keep = np.zeros(n_all, dtype=bool)
     node_keep[tail[idx]] = True
     node_keep[head[idx]] = True
+    on_a_road = node_keep.copy()
     if keep_largest_component:
         say("finding the largest strongly connected component")
         adj = csr_matrix(
@@ -206,6 +220,7 @@ def compile_road_graph(
     edge_head = new_id[head[idx]].astype(np.int32)
     lat = node_lat[kept_nodes]
     lon = node_lon[kept_nodes]
+    detached = np.flatnonzero(on_a_road & ~node_keep)
 
     say(f"ordering {kept_nodes.size} nodes for the contraction hierarchy")
     cch_order = compute_cch_order(lat, lon, edge_tail, edge_head)
@@ -222,5 +237,7 @@ def compile_road_graph(
         edge_highway=highway[idx].astype(np.uint8),
         edge_way_id=way_id[idx].astype(np.int64),
         cch_order=cch_order,
+        detached_lat=node_lat[detached],
+        detached_lon=node_lon[detached],
         meta=dict(meta or {}),
     )

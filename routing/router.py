@@ -8,9 +8,10 @@ engine's event loop); make another Router for another thread.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy.typing as npt
 import routingkit_cch as rk
 from scipy.spatial import cKDTree
 
-from routing.errors import RoutingError, SnapError
+from routing.errors import DisconnectedRoadError, OutsideMapError, RoutingError, SnapError
 from routing.geo import LatLon, LocalProjection, haversine_scalar_m, validate_lat_lon
 from routing.graph import RoadGraph
 
@@ -83,6 +84,7 @@ class Router:
         self._metric = rk.CCHMetric(self._cch, graph.edge_travel_time_ms.tolist())
         self._query = rk.CCHQuery(self._metric)
         self._many_to_one = rk.CCHManyToOne(self._metric, [0])
+        self._detached_tree: cKDTree | None = None  # built when first needed (a refusal)
 
     @property
     def projection(self) -> LocalProjection:
@@ -106,11 +108,51 @@ class Router:
         nlat = float(self.graph.node_lat[node])
         nlon = float(self.graph.node_lon[node])
         if projected_m > self.max_snap_distance_m * 1.05:  # cheap reject before the exact check
-            raise SnapError(lat, lon, float(projected_m), self.max_snap_distance_m)
+            raise self.refusal(lat, lon, float(projected_m))
         distance_m = haversine_scalar_m(lat, lon, nlat, nlon)
         if distance_m > self.max_snap_distance_m:
-            raise SnapError(lat, lon, distance_m, self.max_snap_distance_m)
+            raise self.refusal(lat, lon, distance_m)
         return Snap(node, nlat, nlon, distance_m)
+
+    # -- why a point is refused ---------------------------------------------------
+
+    @functools.cached_property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(south, west, north, east) of every drivable node the map has, routed or not."""
+        g = self.graph
+        lat = np.concatenate([g.node_lat, g.detached_lat])
+        lon = np.concatenate([g.node_lon, g.detached_lon])
+        return float(lat.min()), float(lon.min()), float(lat.max()), float(lon.max())
+
+    def refusal(self, lat: float, lon: float, distance_m: float) -> SnapError:
+        """The error for a valid point `distance_m` from the routed network, beyond the limit.
+
+        Near a road the build left out (not connected both ways to the rest): that road
+        does not connect. Else, beyond the map's bounds: outside the map. Else (a park, a
+        lake, a bay within the map): how far the nearest road is.
+        """
+        limit = self.max_snap_distance_m
+        detached_m = self._nearest_detached_m(lat, lon)
+        if detached_m is not None and detached_m <= limit:
+            return DisconnectedRoadError(lat, lon, distance_m, limit, detached_m)
+        south, west, north, east = self.bounds
+        if not (south <= lat <= north and west <= lon <= east):
+            name = self.graph.meta.get("source", "")
+            return OutsideMapError(lat, lon, distance_m, limit, self.bounds, name)
+        return SnapError(lat, lon, distance_m, limit)
+
+    def _nearest_detached_m(self, lat: float, lon: float) -> float | None:
+        g = self.graph
+        if g.detached_lat.size == 0:
+            return None
+        if self._detached_tree is None:
+            self._detached_tree = cKDTree(self._projection.to_xy(g.detached_lat, g.detached_lon))
+        proj = self._projection
+        _, nearest = self._detached_tree.query(
+            ((lon - proj.lon0) * proj.kx, (lat - proj.lat0) * proj.ky)
+        )
+        i = int(nearest)
+        return haversine_scalar_m(lat, lon, float(g.detached_lat[i]), float(g.detached_lon[i]))
 
     def nearest_nodes(
         self, lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]
@@ -198,13 +240,19 @@ class Router:
         if valid.any():
             nodes[valid], snap_m[valid] = self.nearest_nodes(source_lat[valid], source_lon[valid])
         status = np.where(valid, _OK, _INVALID).astype(np.uint8)
-        status[valid & (snap_m > self.max_snap_distance_m)] = _OFF_NETWORK
+        off = valid & (snap_m > self.max_snap_distance_m)
+        status[off] = _OFF_NETWORK
+        # why each refused source is off the network (rare: the refusals only)
+        why = {
+            int(i): _reason(self.refusal(float(source_lat[i]), float(source_lon[i]), snap_m[i]))
+            for i in np.flatnonzero(off)
+        }
         eta_s = np.full(k, np.nan)
         routed = np.flatnonzero(status == _OK)
         if routed.size:
             eta_s[routed] = self.etas_from_nodes(nodes[routed].tolist(), target.node)
             status[routed[np.isnan(eta_s[routed])]] = _UNREACHABLE
-        return EtaBatch(eta_s, snap_m, status, self.max_snap_distance_m)
+        return EtaBatch(eta_s, snap_m, status, self.max_snap_distance_m, why)
 
     def etas_to(
         self, sources: Sequence[tuple[float, float]], target: tuple[float, float]
@@ -212,6 +260,13 @@ class Router:
         """many_to_one for (lat, lon) pairs, one explained EtaResult per source."""
         points = np.asarray(sources, dtype=np.float64).reshape(-1, 2)
         return self.many_to_one(points[:, 0], points[:, 1], *target).explain()
+
+
+def _reason(error: SnapError) -> str:
+    """A refusal's message without its "point (lat, lon) is " (a table names the point)."""
+    text = str(error)
+    _, sep, rest = text.partition(") is ")
+    return rest if sep else text
 
 
 _OK, _INVALID, _OFF_NETWORK, _UNREACHABLE = 0, 1, 2, 3
@@ -234,11 +289,17 @@ class EtaBatch:
     snap_distance_m: npt.NDArray[np.float64]
     status: npt.NDArray[np.uint8]
     max_snap_distance_m: float
+    off_network_why: dict[int, str] = field(default_factory=dict)  # by source, when known
 
     def explain(self) -> list[EtaResult]:
         out: list[EtaResult] = []
-        for code, eta, snap in zip(
-            self.status.tolist(), self.eta_s.tolist(), self.snap_distance_m.tolist(), strict=True
+        for i, (code, eta, snap) in enumerate(
+            zip(
+                self.status.tolist(),
+                self.eta_s.tolist(),
+                self.snap_distance_m.tolist(),
+                strict=True,
+            )
         ):
             status = _STATUS_OF_CODE[code]
             if status is EtaStatus.OK:
@@ -253,15 +314,11 @@ class EtaBatch:
                     )
                 )
             elif status is EtaStatus.OFF_NETWORK:
-                out.append(
-                    EtaResult(
-                        status,
-                        None,
-                        snap,
-                        f"{snap:.0f} m from the nearest drivable road; "
-                        f"the limit is {self.max_snap_distance_m:.0f} m",
-                    )
+                why = self.off_network_why.get(i) or (
+                    f"{snap:.0f} m from the nearest drivable road; "
+                    f"the limit is {self.max_snap_distance_m:.0f} m"
                 )
+                out.append(EtaResult(status, None, snap, why))
             else:
                 out.append(EtaResult(status, None, snap, "no drivable route to the target"))
         return out

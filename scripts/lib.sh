@@ -31,6 +31,34 @@ ensure_python() {
   PYTHON_BIN="$py"
 }
 
+# Reads a command's output line by line into LOGFILE. When stderr is a terminal it also
+# keeps one status line there, rewritten in place every line and every second: LABEL, the
+# time so far, the packages pip has collected, and its latest line. Otherwise it is silent.
+follow_progress() {
+  local label="$1" logfile="$2" line="" pending="" latest="" packages=0 started=$SECONDS status
+  : >"$logfile"
+  while :; do
+    if IFS= read -r -t 1 line; then
+      line="$pending$line" pending=""
+      printf '%s\n' "$line" >>"$logfile"
+      case "$line" in Collecting*) packages=$((packages + 1)) ;; esac
+      latest="$line"
+    else
+      status=$?
+      pending="$pending$line" # a timeout may leave part of a line read
+      if [ "$status" -le 128 ]; then # the end of the output (above 128: a second went by)
+        [ -n "$pending" ] && printf '%s\n' "$pending" >>"$logfile"
+        break
+      fi
+    fi
+    if [ -t 2 ]; then
+      printf '\r\033[K\033[1m[tot]\033[0m %s: %ds, %d packages: %.70s' \
+        "$label" $((SECONDS - started)) "$packages" "$latest" >&2
+    fi
+  done
+  if [ -t 2 ]; then printf '\r\033[K' >&2; fi
+}
+
 # Creates .venv and installs the project with the pinned versions in requirements.lock.
 # Re-installs only when pyproject.toml or the lock changed (a stamp file keeps the hash).
 ensure_venv() {
@@ -42,19 +70,24 @@ ensure_venv() {
   if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return 0
   fi
-  log "installing the project into $VENV"
-  [ -x "$VENV/bin/python" ] || "$PYTHON_BIN" -m venv "$VENV"
   local pip_log="$VENV/pip-install.log"
-  # Quiet unless it fails: then the whole log is shown.
-  if ! { "$VENV/bin/python" -m pip install -q --upgrade pip &&
-         "$VENV/bin/python" -m pip install -q -c "$PROJECT_ROOT/requirements.lock" -e "$PROJECT_ROOT$extras"; } \
-       >"$pip_log" 2>&1; then
+  log "installing the project into $VENV (a few minutes the first time; log: $pip_log)"
+  [ -x "$VENV/bin/python" ] || "$PYTHON_BIN" -m venv "$VENV"
+  # pip's lines go to the log; on a terminal a status line follows them. On failure the
+  # whole log is shown.
+  if ! (
+    set -o pipefail
+    { "$VENV/bin/python" -m pip install --upgrade pip &&
+      "$VENV/bin/python" -m pip install -c "$PROJECT_ROOT/requirements.lock" -e "$PROJECT_ROOT$extras"; } 2>&1 |
+      follow_progress "installing" "$pip_log"
+  ); then
     cat "$pip_log" >&2
     log "installing the project failed (log above, also in $pip_log)"
     return 1
   fi
   "$VENV/bin/python" -c "import routing, routingkit_cch, osmium" # fail loudly if the install did not work
   echo "$want" >"$stamp"
+  log "installed in $VENV"
 }
 
 pg_version() { ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1; }

@@ -11,12 +11,13 @@ from pathlib import Path
 from routing import RoadGraph, Router, compile_road_graph
 from routing.router import DEFAULT_MAX_SNAP_DISTANCE_M
 from storage.graph_cache import GraphCache, cache_key, file_sha256
-from storage.osm_pbf import OsmFileError, read_drivable_segments
+from storage.osm_pbf import check_osm_path, read_drivable_segments
 
 log = logging.getLogger(__name__)
 
 ProgressFactory = Callable[[str], Callable[[int], None]]
-"""Given a stage name, returns a callback that takes a running count (for a progress bar)."""
+"""Called with a stage's name when the stage starts; returns a callback that takes a running
+count within the stage (0: no count). Only a build reports progress: a cache hit is quick."""
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,7 @@ def load_road_graph(
     started = time.perf_counter()
     cache = GraphCache(cache_dir)
 
-    if not osm_path.is_file():
-        raise OsmFileError(f"{osm_path}: no such file")
+    check_osm_path(osm_path)
     content_sha = file_sha256(osm_path)
     path = cache.path_for(osm_path, cache_key(content_sha))
     graph = None if force_rebuild else cache.load(path)
@@ -48,15 +48,13 @@ def load_road_graph(
         return LoadedGraph(graph, path, True, time.perf_counter() - started)
 
     log.info("building the road graph from %s", osm_path)
-    on_way = progress("reading ways") if progress else None
+    on_way = progress(f"reading the ways of {osm_path.name}") if progress else None
     segments = read_drivable_segments(osm_path, on_way)
-    stage = progress("compiling") if progress else None
-    steps = iter(range(1, 100))
 
     def say(message: str) -> None:
         log.info("graph build: %s", message)
-        if stage is not None:
-            stage(next(steps))
+        if progress is not None:
+            progress(message)
 
     graph = compile_road_graph(
         node_osm_id=segments.node_osm_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,28 @@ from routing import classify_way
 
 class OsmFileError(ValueError):
     """The file is missing, unreadable or not OpenStreetMap data."""
+
+
+OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")
+
+
+def check_osm_path(path: Path) -> None:
+    """OsmFileError, in words a user can act on, unless `path` is a file one may read."""
+    if path.is_dir():
+        inside = sorted(p.name for p in path.iterdir() if p.name.endswith(OSM_SUFFIXES))
+        hint = (
+            f"; it holds {', '.join(inside[:5])}{', ...' if len(inside) > 5 else ''}: "
+            "give one of them"
+            if inside
+            else "; give an .osm.pbf or .osm file"
+        )
+        raise OsmFileError(f"{path}: a folder, not an OpenStreetMap file{hint}")
+    if not path.exists():
+        raise OsmFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise OsmFileError(f"{path}: not a regular file")
+    if not os.access(path, os.R_OK):
+        raise OsmFileError(f"{path}: not readable by this user (permission denied)")
 
 
 @dataclass(frozen=True)
@@ -49,8 +72,7 @@ def read_drivable_segments(
     not hold: those nodes are dropped and the way is split there, never joined across
     the gap. `on_way(n)` is called every 10 000 ways for a progress display.
     """
-    if not path.is_file():
-        raise OsmFileError(f"{path}: no such file")
+    check_osm_path(path)
     node_ids: list[int] = []
     node_lat: list[float] = []
     node_lon: list[float] = []

@@ -14,7 +14,13 @@ import pytest
 
 from routing import RoadGraph, Router
 from services.road_network import load_road_graph
-from tot.settings import BUNDLED_OSM_PATH
+from tot.settings import PROJECT_ROOT
+
+# The tests route on the small central-Helsinki extract, whatever the default map is (central
+# Nizhny Novgorod): their points, boxes and expectations are Helsinki's. Processes the tests
+# start (`tot serve`, the pages' server, locust's target) inherit it through TOT_OSM_PATH.
+HELSINKI_OSM_PATH = PROJECT_ROOT / "data" / "osm" / "helsinki.osm.pbf"
+os.environ.setdefault("TOT_OSM_PATH", str(HELSINKI_OSM_PATH))
 
 pytest_plugins = ["tests.asyncapi_contract"]  # the gateway's messages against /asyncapi.json
 
@@ -38,8 +44,8 @@ def _free_garbage_on_the_main_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def bundled_osm() -> Path:
-    assert BUNDLED_OSM_PATH.is_file(), "the bundled extract data/osm/helsinki.osm.pbf is missing"
-    return BUNDLED_OSM_PATH
+    assert HELSINKI_OSM_PATH.is_file(), "the tests' extract data/osm/helsinki.osm.pbf is missing"
+    return HELSINKI_OSM_PATH
 
 
 @pytest.fixture(scope="session")

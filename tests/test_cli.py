@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from routing import haversine_m
+from tests.conftest import HELSINKI_OSM_PATH
 from tot.cli import main
+from tot.settings import BUNDLED_OSM_PATH
 
 STATION = (60.1710, 24.9414)  # Mannerheimintie by the railway station
 MARKET = (60.1673, 24.9534)  # by the market square
@@ -40,9 +42,11 @@ def strict_json(text: str) -> Any:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests state their inputs: no TOT_* setting from the caller's shell leaks in."""
-    for name in ("TOT_OSM_PATH", "TOT_GRAPH_CACHE_DIR", "TOT_MAX_SNAP_DISTANCE_M"):
+    """Tests state their inputs: no TOT_* setting from the caller's shell leaks in. They
+    route on the small Helsinki extract (TOT_OSM_PATH); the default map has its own test."""
+    for name in ("TOT_GRAPH_CACHE_DIR", "TOT_MAX_SNAP_DISTANCE_M"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TOT_OSM_PATH", str(HELSINKI_OSM_PATH))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
 
 
@@ -164,6 +168,38 @@ class TestGraphBuild:
         assert capsys.readouterr().out.startswith("loaded from cache helsinki.osm.pbf: ")
 
 
+class TestDefaultMap:
+    """With nothing configured, `tot` routes on the bundled central Nizhny Novgorod."""
+
+    # The route scripts/run.sh shows: Minin and Pozharsky Square (by the Kremlin) to Gorky Square.
+    MININ_SQUARE = (56.3269, 44.0065)
+    GORKY_SQUARE = (56.3139, 43.9917)
+
+    def test_the_default_is_nizhny_novgorod_and_it_routes(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("TOT_OSM_PATH")
+        assert BUNDLED_OSM_PATH.name == "nizhny_novgorod_center.osm.pbf"
+        assert BUNDLED_OSM_PATH.is_file()
+        built = run_ok(capsys, ["graph", "build", "--cache-dir", str(tmp_path), "--json"])
+        assert built["osm"] == str(BUNDLED_OSM_PATH)
+        assert built["nodes"] > 15_000  # the whole centre, not a district
+        out = run_ok(capsys, route_argv(self.MININ_SQUARE, self.GORKY_SQUARE, tmp_path, "--json"))
+        straight = dist_m(self.MININ_SQUARE, self.GORKY_SQUARE)
+        assert straight < out["distance_m"] < 2 * straight
+        assert 60 < out["eta_s"] < 15 * 60
+        assert out["snap_from_m"] < 100 and out["snap_to_m"] < 100
+
+    def test_run_sh_routes_the_same_trip(self) -> None:
+        script = (Path(__file__).parent.parent / "scripts" / "run.sh").read_text()
+        assert f"--from {pt(self.MININ_SQUARE)} --to {pt(self.GORKY_SQUARE)}" in script
+
+    def test_the_extract_carries_its_attribution(self) -> None:
+        text = (BUNDLED_OSM_PATH.parent / "ATTRIBUTION.md").read_text()
+        assert "© OpenStreetMap contributors" in text and "ODbL" in text
+        assert BUNDLED_OSM_PATH.name in text and "helsinki.osm.pbf" in text
+
+
 class TestRoute:
     def test_route_json(self, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
         out = run_ok(
@@ -223,7 +259,7 @@ class TestRoute:
         assert [row["status"] for row in etas] == ["ok", "off_network", "ok"]
         assert etas[0]["eta_s"] > 0 and etas[2]["eta_s"] > 0
         assert etas[1]["eta_s"] is None
-        assert "from the nearest drivable road" in etas[1]["detail"]
+        assert etas[1]["detail"].startswith("outside the map (helsinki.osm.pbf)")
 
         # The table agrees with the single-route answer for the same origin.
         single = run_ok(
@@ -273,7 +309,7 @@ class TestBadInput:
             ("60,200", "longitude 200.0 is outside [-180, 180]"),
             ("nan,24", "finite"),
             ("inf,24", "finite"),
-            (pt(FIFTY_KM_NORTH), "from the nearest drivable road; the limit is 1000 m"),
+            (pt(FIFTY_KM_NORTH), "is outside the map (helsinki.osm.pbf), 48.7 km from its"),
         ],
     )
     def test_bad_destination(
@@ -289,7 +325,7 @@ class TestBadInput:
     ) -> None:
         argv = ["route", "--to", pt(FIFTY_KM_NORTH), "--cache-dir", str(tmp_path), "--json"]
         argv += ["--from", pt(STATION), "--from", pt(NEAR_MARKET)]
-        assert "from the nearest drivable road" in run_fail(capsys, argv)
+        assert "is outside the map" in run_fail(capsys, argv)
 
     def test_fifty_km_point_really_is_that_far(self) -> None:
         assert dist_m(FIFTY_KM_NORTH, MARKET) == pytest.approx(50_000, rel=0.01)

@@ -163,6 +163,11 @@ class TestSmallExtracts:
         ]
         g = compile_file(write_osm(tmp_path / "scc.osm", nodes, ways))
         assert sorted(g.node_osm_id.tolist()) == [1, 2, 3, 4]
+        # the nodes left out are kept apart, for "this road does not connect"
+        assert sorted(g.detached_lat.tolist()) == pytest.approx([nodes[i][0] for i in (5, 6, 7)])
+        assert g.detached_lon.tolist() == [25.0] * 3
+        whole = compile_file(tmp_path / "scc.osm", keep_largest_component=False)
+        assert whole.detached_lat.size == 0
 
     def test_no_drivable_roads_is_a_clear_error(self, tmp_path: Path) -> None:
         nodes = {1: (60.0, 25.0), 2: (60.001, 25.0)}

@@ -78,11 +78,13 @@ class TestSnap:
             assert snap.distance_m <= float(d_all.min()) * 1.01 + 0.01
             assert snap.distance_m == pytest.approx(float(d_all[snap.node]), abs=1e-6)
 
-    def test_far_point_is_refused_with_its_distance(self, helsinki_router: Router) -> None:
+    def test_far_point_is_refused_as_outside_the_map(self, helsinki_router: Router) -> None:
         with pytest.raises(SnapError) as info:
             helsinki_router.snap(60.5, 25.5)
         assert info.value.distance_m > 30_000
-        assert "nearest drivable road" in str(info.value)
+        message = str(info.value)
+        assert "is outside the map (helsinki.osm.pbf), 46.9 km from its nearest road" in message
+        assert "the map covers latitude 60.1642 to 60.1791, longitude 24.9352 to 24.9534" in message
 
     @pytest.mark.parametrize(
         ("lat", "lon", "message"),
@@ -216,7 +218,7 @@ class TestManyToOne:
         ]
         assert results[0].eta_s is not None and results[0].eta_s > 0
         assert results[3].eta_s == 0.0
-        assert "limit" in results[2].detail
+        assert results[2].detail.startswith("outside the map (helsinki.osm.pbf)")
         assert results[1].eta_s is None and results[1].detail
 
     def test_positions_agree_with_snapped_nodes(

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
 import json
 import logging
 import math
+import socket
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from pydantic import ValidationError
-from tqdm import tqdm
 
 from routing import RoutingError
 from services.road_network import load_road_graph, open_router
@@ -35,26 +39,62 @@ def _json_point(point: tuple[float, float]) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in point]
 
 
-def _progress(enabled: bool) -> Callable[[str], Callable[[int], None]] | None:
-    if not enabled:
-        return None
+class _TerminalProgress:
+    """A graph build's progress as one status line on a terminal, rewritten in place.
 
-    def factory(stage: str) -> Callable[[int], None]:
-        bar = tqdm(desc=stage, unit=" items", leave=False, file=sys.stderr)
+    Called with each stage's name (a ProgressFactory); the stage's callback takes a
+    running count. On close, the line gives way to a short summary of the build.
+    """
 
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.started = time.perf_counter()
+        self.used = False
+
+    def __call__(self, stage: str) -> Callable[[int], None]:
         def update(count: int) -> None:
-            bar.update(count - bar.n)
+            shown = f": {count:,}" if count else ""
+            elapsed = time.perf_counter() - self.started
+            self._write(f"\r\033[K[tot] building the road graph ({elapsed:.0f} s): {stage}{shown}")
 
+        update(0)
         return update
 
-    return factory
+    def close(self) -> None:
+        if self.used:
+            elapsed = time.perf_counter() - self.started
+            self._write(
+                f"\r\033[K[tot] road graph built in {elapsed:.1f} s; later runs load it from "
+                "the cache\n"
+            )
+
+    def _write(self, text: str) -> None:
+        self.used = True
+        self.stream.write(text)
+        self.stream.flush()
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[_TerminalProgress | None]:
+    """Progress for a graph build, shown by default when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    progress = _TerminalProgress(sys.stderr)
+    try:
+        yield progress
+    finally:
+        progress.close()
 
 
 def _add_osm_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--osm",
         type=Path,
-        help="OpenStreetMap extract (.osm.pbf); default: $TOT_OSM_PATH or the bundled Helsinki map",
+        help=(
+            "OpenStreetMap extract (.osm.pbf); default: $TOT_OSM_PATH or the bundled map of "
+            "central Nizhny Novgorod"
+        ),
     )
     parser.add_argument(
         "--cache-dir",
@@ -74,12 +114,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_graph_build(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    loaded = load_road_graph(
-        settings.osm_path,
-        settings.graph_cache_dir,
-        force_rebuild=args.force,
-        progress=_progress(sys.stderr.isatty()),
-    )
+    with _progress() as progress:
+        loaded = load_road_graph(
+            settings.osm_path,
+            settings.graph_cache_dir,
+            force_rebuild=args.force,
+            progress=progress,
+        )
     if loaded.cache_error is not None:
         print(
             f"tot: error: the graph was built but not cached: {loaded.cache_error}", file=sys.stderr
@@ -109,12 +150,13 @@ def cmd_graph_build(args: argparse.Namespace) -> int:
 
 def cmd_route(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    router, _ = open_router(
-        settings.osm_path,
-        settings.graph_cache_dir,
-        max_snap_distance_m=settings.max_snap_distance_m,
-        progress=_progress(sys.stderr.isatty()),
-    )
+    with _progress() as progress:
+        router, _ = open_router(
+            settings.osm_path,
+            settings.graph_cache_dir,
+            max_snap_distance_m=settings.max_snap_distance_m,
+            progress=progress,
+        )
     target: tuple[float, float] = args.to
     origins: list[tuple[float, float]] = args.origins
     if len(origins) == 1:
@@ -185,21 +227,77 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why a server could not listen on host:port now, or None when it could.
+
+    Binds a probe socket the way the servers do (SO_REUSEADDR, so a port that only has
+    closed connections lingering is not taken) on every address the host resolves to.
+    """
+    if port == 0:  # the system picks a free one
+        return None
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"on a host that does not resolve ({exc.strerror})"
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return "taken (another tot demo or server, or another program, listens there)"
+                if exc.errno == errno.EACCES:
+                    return "not open to this user (ports below 1024 need privileges)"
+                return f"not available ({exc.strerror})"
+    return None
+
+
+def _require_free_ports(settings: Settings) -> None:
+    """Refuse to start, with one line, when the HTTP or the WebSocket port is not free."""
+    for port, what, change in (
+        (settings.port, "HTTP", "--port or TOT_PORT"),
+        (settings.ws_port, "WebSocket", "--ws-port or TOT_WS_PORT"),
+    ):
+        problem = _cannot_listen(settings.host, port)
+        if problem is not None:
+            raise ValueError(
+                f"the {what} port {port} on {settings.host} is {problem}; "
+                f"choose another with {change}"
+            )
+
+
+def _server_environment(args: argparse.Namespace) -> None:
+    """The server builds its settings from the environment: pass the flags through it."""
     import os
 
-    from tot.server import serve
-
-    # The server builds its settings from the environment: pass the flags through it.
     if args.osm is not None:
         os.environ["TOT_OSM_PATH"] = str(args.osm)
     if args.cache_dir is not None:
         os.environ["TOT_GRAPH_CACHE_DIR"] = str(args.cache_dir)
-    if args.host is not None:
+    if getattr(args, "host", None) is not None:
         os.environ["TOT_HOST"] = args.host
     if args.port is not None:
         os.environ["TOT_PORT"] = str(args.port)
-    serve(Settings())
+    if args.ws_port is not None:
+        os.environ["TOT_WS_PORT"] = str(args.ws_port)
+
+
+def _prepare_server(settings: Settings) -> None:
+    """Before the server starts: its ports free, its road graph built (with progress on a
+    terminal) and cached, so that what can go wrong is said in one line, not a traceback."""
+    _require_free_ports(settings)
+    with _progress() as progress:
+        load_road_graph(settings.osm_path, settings.graph_cache_dir, progress=progress)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from tot.server import serve
+
+    _server_environment(args)
+    settings = Settings()
+    _prepare_server(settings)
+    serve(settings)
     return 0
 
 
@@ -208,14 +306,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from tot.server import serve
 
-    if not 1 <= args.doctors <= 5_000 or not 0 < args.calls_per_hour <= 36_000:
-        raise ValueError("--doctors must be 1-5000 and --calls-per-hour within (0, 36000]")
+    if not 1 <= args.doctors <= 5_000:
+        raise ValueError("--doctors must be 1-5000")
+    if args.calls_per_hour is not None and not 0 < args.calls_per_hour <= 36_000:
+        raise ValueError("--calls-per-hour must be within (0, 36000]")
     if not 0.1 <= args.speed <= 3:
         raise ValueError("--speed must be within [0.1, 3] (faster would break the 250 km/h check)")
     if not 0 <= args.emergency_share <= 1:
         raise ValueError("--emergency-share must be within [0, 1]")
     values = {
-        "TOT_DEMO_DOCTORS": args.doctors, "TOT_DEMO_CALLS_PER_HOUR": args.calls_per_hour,
+        "TOT_DEMO_DOCTORS": args.doctors,
+        "TOT_DEMO_CALLS_PER_HOUR": "" if args.calls_per_hour is None else args.calls_per_hour,
         "TOT_DEMO_SPEED": args.speed, "TOT_DEMO_SEED": args.seed,
         "TOT_DEMO_EMERGENCY_SHARE": args.emergency_share,
     }  # fmt: skip
@@ -228,15 +329,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     # Its own file, so demo accounts never land in the store `tot serve` uses.
     os.environ.setdefault("TOT_SQLITE_PATH", str(settings.sqlite_path.with_name("demo.sqlite3")))
-    if args.osm is not None:
-        os.environ["TOT_OSM_PATH"] = str(args.osm)
-    if args.cache_dir is not None:
-        os.environ["TOT_GRAPH_CACHE_DIR"] = str(args.cache_dir)
-    if args.port is not None:
-        os.environ["TOT_PORT"] = str(args.port)
+    _server_environment(args)
     os.environ.setdefault("TOT_ADMIN_EMAIL", "admin@tot.example.org")
     os.environ.setdefault("TOT_ADMIN_PASSWORD", "change-me-now-please")
-    serve(Settings(), demo=True)
+    settings = Settings()
+    _prepare_server(settings)
+    serve(settings, demo=True)
     return 0
 
 
@@ -264,9 +362,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     settings = _settings(args)
+    # Given values are checked here, at once; left open, they are scaled to the map.
     config = SimConfig(
-        doctors=args.doctors,
-        calls_per_hour=args.calls_per_hour,
+        doctors=150 if args.doctors is None else args.doctors,
+        calls_per_hour=120.0 if args.calls_per_hour is None else args.calls_per_hour,
         hours=args.hours,
         warmup_s=args.warmup_min * 60.0,
         visit_min_s=args.visit_min * 60.0,
@@ -282,18 +381,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     )
     if args.seeds < 1:
         raise ValueError("--seeds must be at least 1")
-    table, headline = simulate_command(
-        osm_path=settings.osm_path,
-        graph_cache_dir=settings.graph_cache_dir,
-        max_snap_distance_m=settings.max_snap_distance_m,
-        config=config,
-        policy=Policy(args.policy),
-        extra=[Policy(p) for p in args.compare or ()],
-        seeds=range(args.first_seed, args.first_seed + args.seeds),
-        out_dir=args.out,
-        workers=args.workers or default_workers(),
-        started=started,
-    )
+    with _progress() as progress:
+        table, headline = simulate_command(
+            osm_path=settings.osm_path,
+            graph_cache_dir=settings.graph_cache_dir,
+            max_snap_distance_m=settings.max_snap_distance_m,
+            config=config,
+            doctors=args.doctors,
+            calls_per_hour=args.calls_per_hour,
+            policy=Policy(args.policy),
+            extra=[Policy(p) for p in args.compare or ()],
+            seeds=range(args.first_seed, args.first_seed + args.seeds),
+            out_dir=args.out,
+            workers=args.workers or default_workers(),
+            started=started,
+            progress=progress,
+        )
     print(table)
     print(f"report: {args.out / 'report.md'}")
     print(json.dumps(headline, allow_nan=False))
@@ -376,7 +479,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     srv.add_argument("--host", help="default: $TOT_HOST or 127.0.0.1")
-    srv.add_argument("--port", type=int, help="default: $TOT_PORT or 8000")
+    srv.add_argument("--port", type=int, help="HTTP port (default: $TOT_PORT or 8000)")
+    srv.add_argument("--ws-port", type=int, help="WebSocket port (default: $TOT_WS_PORT or 8001)")
     _add_osm_options(srv)
     srv.set_defaults(func=cmd_serve)
 
@@ -390,12 +494,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--doctors", type=int, default=30, help="simulated doctors (default 30)")
     demo.add_argument(
-        "--calls-per-hour", type=float, default=90.0, help="Poisson rate (default 90)"
+        "--calls-per-hour",
+        type=float,
+        help="Poisson rate (default: scaled to the map, to keep about 60 %% of the doctors busy)",
     )
     demo.add_argument("--emergency-share", type=float, default=0.05, help="default 0.05")
     demo.add_argument("--speed", type=float, default=1.0, help="driving and visits sped up (<= 3)")
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--port", type=int, help="HTTP port (default: $TOT_PORT or 8000)")
+    demo.add_argument("--ws-port", type=int, help="WebSocket port (default: $TOT_WS_PORT or 8001)")
     _add_osm_options(demo)
     demo.set_defaults(func=cmd_demo)
 
@@ -424,9 +531,18 @@ def build_parser() -> argparse.ArgumentParser:
             "table, then one JSON line."
         ),
     )
-    sim.add_argument("--doctors", type=int, default=150, help="fleet size (default 150)")
     sim.add_argument(
-        "--calls-per-hour", type=float, default=120.0, help="Poisson call rate (default 120)"
+        "--doctors",
+        type=int,
+        help=(
+            "fleet size (default: scaled to the map; 150 on Porto, else Porto's doctors per "
+            "km of road, at least 10)"
+        ),
+    )
+    sim.add_argument(
+        "--calls-per-hour",
+        type=float,
+        help="Poisson call rate (default: 0.8 per doctor, as 120 for 150 on Porto)",
     )
     sim.add_argument(
         "--hours", type=float, default=2.0, help="measured hours, after the warm-up (default 2)"

@@ -6,6 +6,13 @@ road speed, arrive, treat, finish and sometimes take a break. Simulated patients
 Poisson rate, a share of them emergencies. Everything goes through the same services the
 API and the WebSockets use, so the pages and sockets show it live. A line of figures is
 printed every few seconds.
+
+Unless told a rate, the city calls as often as keeps about half the doctors busy on this
+map (`scaled_calls_per_hour`): a small map has short drives and needs many calls, a city
+fewer. It starts warm: the first call two seconds after the start, then, one every 1.5 s,
+as many more as make half the calls open at any moment at that rate (all of them would
+overshoot: they would all be at the start of their visit while the Poisson calls add up);
+then calls come at the Poisson rate.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from dataclasses import dataclass, field
 
 from accounts import Role, User
 from dispatch_core import BookingStatus
-from dispatch_core.messages import Event, StatusChanged
+from dispatch_core.messages import BookingRequested, Event, StatusChanged
+from routing import Router
 from routing.geo import haversine_scalar_m
 from services.auth import ConflictError, ForbiddenError, NotFoundError, Principal, new_id
 from services.bookings import InvalidRequestError, VisitRequest
@@ -39,7 +47,7 @@ HANDLED = (ConflictError, ForbiddenError, NotFoundError, InvalidRequestError, Fi
 @dataclass(frozen=True, slots=True)
 class DemoConfig:
     doctors: int = 30
-    calls_per_hour: float = 90.0
+    calls_per_hour: float | None = None  # None: scaled to the map (scaled_calls_per_hour)
     emergency_share: float = 0.05
     accept_p: float = 0.85
     decline_p: float = 0.10  # the rest ignore the offer (it expires)
@@ -52,6 +60,54 @@ class DemoConfig:
     patients: int = 25
     seed: int = 1
     report_every_s: float = 5.0
+    first_call_after_s: float = 2.0  # a demo that waits for its first call looks idle
+    warm_start: bool = True  # after the first call, half the steady state's open calls, quickly
+    warm_start_every_s: float = 1.5
+    busy_share: float = 0.5  # what the scaled call rate aims at: the share of doctors busy
+    offer_ttl_s: float = 15.0  # the core's (dispatch_core.DispatchPolicy.offer_ttl_s)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoScale:
+    """How the call rate was scaled to the map: a doctor's time per call, estimated."""
+
+    calls_per_hour: float
+    answer_s: float  # from the call to a doctor's yes (delays, declines, lapsed offers)
+    drive_s: float  # from the nearest free doctor, by road, on this map (sampled)
+    visit_s: float
+
+    @property
+    def busy_s(self) -> float:
+        return self.answer_s + self.drive_s + self.visit_s
+
+
+def scaled_calls_per_hour(router: Router, config: DemoConfig, samples: int = 64) -> DemoScale:
+    """The call rate that keeps about `busy_share` of the doctors busy on this road network.
+
+    A call takes a doctor for the answer, the drive and the visit. The drive depends on the
+    map: it is sampled here, from calls on random road nodes to the nearest (by road) of
+    the doctors expected free (1 - busy_share of the fleet, on random nodes), one
+    many-to-one sweep each. Driving and visits are sped up by `speed`; the rate is not.
+    """
+    rng = random.Random(config.seed ^ 0x5CA1E)
+    graph = router.graph
+    free = max(1, round(config.doctors * (1.0 - config.busy_share)))
+    nearest: list[float] = []
+    for _ in range(samples):
+        call = rng.randrange(graph.node_count)
+        doctors = [rng.randrange(graph.node_count) for _ in range(free)]
+        etas = [t for t in router.etas_from_nodes(doctors, call).tolist() if math.isfinite(t)]
+        if etas:
+            nearest.append(min(etas))
+    drive_s = (statistics.fmean(nearest) if nearest else 0.0) / config.speed
+    accept = max(config.accept_p, 0.01)
+    ignore = max(0.0, 1.0 - config.accept_p - config.decline_p)
+    # every offer takes the answer delay, a lapsed one the whole TTL; 1/accept offers per call
+    answer_s = (statistics.fmean(config.answer_delay_s) + ignore * config.offer_ttl_s) / accept
+    visit_s = statistics.fmean(config.visit_s) / config.speed
+    scale = DemoScale(0.0, answer_s, drive_s, visit_s)
+    rate = config.busy_share * config.doctors * 3_600.0 / max(scale.busy_s, 1.0)
+    return DemoScale(min(max(rate, 6.0), 36_000.0), answer_s, drive_s, visit_s)
 
 
 @dataclass(slots=True)
@@ -74,15 +130,39 @@ class _Doctor:
 
 @dataclass(slots=True)
 class DemoFigures:
+    """What the terminal shows; each figure counts what its label says, once per booking.
+
+    The calls are the bookings made while this demo runs (the simulated patients' and
+    anyone's through the pages); assigned, completed, no doctor and cancelled count those
+    calls by what became of them. Bookings a previous run left open in the store, taken
+    back at start, are counted apart: recovered, and which of them ended how.
+    """
+
     calls: int = 0
     emergencies: int = 0
-    assigned: int = 0
+    assigned: int = 0  # calls that got a doctor (each once, even when reassigned)
     completed: int = 0
     no_doctor: int = 0
     cancelled: int = 0
-    time_to_doctor_s: list[float] = field(default_factory=list)
+    recovered: int = 0  # open bookings of an earlier run, found in the store at start
+    recovered_completed: int = 0
+    recovered_ended_otherwise: int = 0  # cancelled or no doctor found
+    time_to_doctor_s: list[float] = field(default_factory=list)  # this run's calls only
     dispatch_ms: list[float] = field(default_factory=list)
-    call_at: dict[str, float] = field(default_factory=dict)
+    call_at: dict[str, float] = field(default_factory=dict)  # this run's calls awaiting a doctor
+    ours: set[str] = field(default_factory=set)  # this run's calls
+    got_doctor: set[str] = field(default_factory=set)
+    recovered_ids: set[str] = field(default_factory=set)
+    ended: set[str] = field(default_factory=set)
+
+    @property
+    def open(self) -> int:
+        """This run's calls not ended yet."""
+        return self.calls - self.completed - self.no_doctor - self.cancelled
+
+    @property
+    def recovered_open(self) -> int:
+        return self.recovered - self.recovered_completed - self.recovered_ended_otherwise
 
 
 class CityDemo:
@@ -98,12 +178,26 @@ class CityDemo:
         self._nodes = [
             (float(graph.node_lat[i]), float(graph.node_lon[i])) for i in range(graph.node_count)
         ]
+        # A doctor's time per call on this map, estimated; it sets the rate unless given.
+        self.scale = scaled_calls_per_hour(runtime.router, self.config)
+        self.scaled = self.config.calls_per_hour is None
+        self.calls_per_hour = self.scale.calls_per_hour
+        if self.config.calls_per_hour is not None:
+            self.calls_per_hour = self.config.calls_per_hour
+        # Half the calls open at any moment in the steady state (Little's law): the warm start.
+        self.steady_open_calls = self.calls_per_hour * self.scale.busy_s / 3_600
+        self.warm_calls = round(self.steady_open_calls / 2) if self.config.warm_start else 0
 
     # -- set-up ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         rt = self.runtime
         now = rt.clock()
+        f = self.figures
+        # What an earlier run left open: counted apart from this run's calls.
+        f.recovered_ids = {b.booking_id for b in rt.engine.core.bookings.values() if not b.terminal}
+        f.recovered = len(f.recovered_ids)
+        self.warm_calls = max(0, self.warm_calls - f.recovered)  # they are open calls already
         await self._account("operator@demo.tot.example.org", Role.OPERATOR)
         await self._account("doctor@demo.tot.example.org", Role.DOCTOR)  # for a person to drive
         patient = await self._account("patient@demo.tot.example.org", Role.PATIENT)
@@ -131,10 +225,31 @@ class CityDemo:
         ]
         print(
             f"demo accounts (password {DEMO_PASSWORD!r}): operator@demo.tot.example.org, "
-            "patient@demo.tot.example.org, doctor@demo.tot.example.org; "
-            f"{self.config.doctors} simulated doctors, {self.config.calls_per_hour:.0f} calls per hour",
+            "patient@demo.tot.example.org, doctor@demo.tot.example.org",
             flush=True,
         )
+        print(self.describe(), flush=True)
+
+    def describe(self) -> str:
+        """The city in one line: fleet, call rate (and how it was scaled), what was recovered."""
+        cfg = self.config
+        line = f"{cfg.doctors} simulated doctors, {self.calls_per_hour:.0f} calls per hour"
+        if self.scaled:
+            s = self.scale
+            line += (
+                f" (scaled to this map to keep about {100 * cfg.busy_share:.0f} % of the doctors "
+                f"busy: a call takes a doctor about {s.busy_s / 60:.1f} min, of which "
+                f"{s.drive_s / 60:.1f} min driving; --calls-per-hour sets it)"
+            )
+        line += f"; the first call in {cfg.first_call_after_s:g} s"
+        if self.warm_calls > 1:
+            line += (
+                f", then {self.warm_calls - 1} more, one every {cfg.warm_start_every_s:g} s "
+                "(a warm start: about half the calls open at any moment at this rate)"
+            )
+        if self.figures.recovered:
+            line += f"; {self.figures.recovered} open bookings recovered from the store"
+        return line
 
     async def _account(self, email: str, role: Role, *, quick: bool = False) -> User:
         rt = self.runtime
@@ -164,9 +279,14 @@ class CityDemo:
     # -- patients ---------------------------------------------------------------------------
 
     async def _calls(self) -> None:
-        rate_per_s = self.config.calls_per_hour / 3600.0
-        while True:
-            await asyncio.sleep(self.rng.expovariate(rate_per_s))
+        rate_per_s = self.calls_per_hour / 3600.0
+        wait_s = self.config.first_call_after_s
+        for made in itertools.count(1):
+            await asyncio.sleep(wait_s)
+            if made < self.warm_calls:
+                wait_s = self.config.warm_start_every_s
+            else:
+                wait_s = self.rng.expovariate(rate_per_s)
             who = self.rng.choice(self.patients)
             lat, lon = self.rng.choice(self._nodes)
             emergency = self.rng.random() < self.config.emergency_share
@@ -177,7 +297,7 @@ class CityDemo:
             )  # fmt: skip
             started = time.perf_counter()
             try:
-                booking = await self.runtime.bookings.create(
+                await self.runtime.bookings.create(
                     who, visit, idempotency_key=None, ip="demo", request_id=""
                 )
             except HANDLED as exc:
@@ -187,27 +307,46 @@ class CityDemo:
                 log.exception("demo call failed")
                 continue
             self.figures.dispatch_ms.append((time.perf_counter() - started) * 1000)
-            self.figures.calls += 1
-            self.figures.emergencies += int(emergency)
-            self.figures.call_at[booking.booking_id] = self.runtime.clock()
 
     def _on_events(self, events: list[Event]) -> None:
+        """Count each booking once per figure, from the engine's own events."""
         f = self.figures
+        core = self.runtime.engine.core
         for e in events:
+            if isinstance(e, BookingRequested):
+                if e.booking_id in f.ours or e.booking_id in f.recovered_ids:
+                    continue
+                f.ours.add(e.booking_id)
+                f.calls += 1
+                booking = core.bookings.get(e.booking_id)
+                f.emergencies += int(booking is not None and booking.is_emergency)
+                f.call_at[e.booking_id] = e.at_s
+                continue
             if not isinstance(e, StatusChanged):
                 continue
-            if e.new_status is BookingStatus.ASSIGNED:
+            ours = e.booking_id in f.ours
+            if not ours and e.booking_id not in f.recovered_ids:
+                continue
+            status = e.new_status
+            if status is BookingStatus.ASSIGNED and ours and e.booking_id not in f.got_doctor:
+                f.got_doctor.add(e.booking_id)
                 f.assigned += 1
-            elif e.new_status is BookingStatus.ARRIVED and e.booking_id in f.call_at:
+            elif status is BookingStatus.ARRIVED and e.booking_id in f.call_at:
                 f.time_to_doctor_s.append(e.at_s - f.call_at.pop(e.booking_id))
-            elif e.new_status is BookingStatus.COMPLETED:
-                f.completed += 1
-            elif e.new_status is BookingStatus.NO_DOCTOR_FOUND:
-                f.no_doctor += 1
+            elif status in _ENDS and e.booking_id not in f.ended:
+                f.ended.add(e.booking_id)
                 f.call_at.pop(e.booking_id, None)
-            elif e.new_status is BookingStatus.CANCELLED:
-                f.cancelled += 1
-                f.call_at.pop(e.booking_id, None)
+                if not ours:
+                    if status is BookingStatus.COMPLETED:
+                        f.recovered_completed += 1
+                    else:
+                        f.recovered_ended_otherwise += 1
+                elif status is BookingStatus.COMPLETED:
+                    f.completed += 1
+                elif status is BookingStatus.NO_DOCTOR_FOUND:
+                    f.no_doctor += 1
+                else:
+                    f.cancelled += 1
 
     # -- doctors ----------------------------------------------------------------------------
 
@@ -288,6 +427,9 @@ class CityDemo:
                 d.principal, booking.booking_id, BookingStatus.IN_PROGRESS, None
             )
             d.visit_ends_s = now + self.rng.uniform(*cfg.visit_s) / cfg.speed
+        elif booking.status is BookingStatus.IN_PROGRESS and not d.visit_ends_s:
+            # a visit this demo did not start (recovered after a restart): a fresh length
+            d.visit_ends_s = now + self.rng.uniform(*cfg.visit_s) / cfg.speed
         elif booking.status is BookingStatus.IN_PROGRESS and now >= d.visit_ends_s:
             price = rt.bookings.tariff.price(booking.call_type, booking.priority)
             await rt.bookings.progress(
@@ -331,18 +473,46 @@ class CityDemo:
             await asyncio.sleep(self.config.report_every_s)
             print(self.summary(time.monotonic() - started), file=sys.stdout, flush=True)
 
+    def doctors_busy(self) -> tuple[int, int]:
+        """The simulated doctors now (driving to a patient, on a visit)."""
+        core = self.runtime.engine.core
+        driving = visiting = 0
+        for doctor_id in self.doctors:
+            booking_id = core.doctor_booking.get(doctor_id)
+            booking = core.bookings.get(booking_id) if booking_id else None
+            if booking is None:
+                continue
+            if booking.status in (BookingStatus.ASSIGNED, BookingStatus.EN_ROUTE):
+                driving += 1
+            elif booking.status in (BookingStatus.ARRIVED, BookingStatus.IN_PROGRESS):
+                visiting += 1
+        return driving, visiting
+
     def summary(self, elapsed_s: float) -> str:
         f = self.figures
         ttd = f"{statistics.fmean(f.time_to_doctor_s) / 60:.1f} min" if f.time_to_doctor_s else "-"
         lat = sorted(f.dispatch_ms)
         p50 = f"{lat[len(lat) // 2]:.1f}" if lat else "-"
         p99 = f"{lat[min(len(lat) - 1, math.ceil(0.99 * len(lat)) - 1)]:.1f}" if lat else "-"
-        open_now = sum(1 for b in self.runtime.engine.core.bookings.values() if not b.terminal)
-        return (
-            f"[{elapsed_s:6.0f} s] calls {f.calls} ({f.emergencies} emergencies)  assigned {f.assigned}  "
-            f"completed {f.completed}  no doctor {f.no_doctor}  open {open_now}  "
-            f"mean time to doctor {ttd}  dispatch p50 {p50} ms p99 {p99} ms"
+        line = (
+            f"[{elapsed_s:6.0f} s] calls {f.calls} (emergencies {f.emergencies}): "
+            f"assigned {f.assigned}  completed {f.completed}  no doctor {f.no_doctor}  "
+            f"cancelled {f.cancelled}  open {f.open}"
         )
+        driving, visiting = self.doctors_busy()
+        line += (
+            f" | doctors {len(self.doctors)}: driving {driving}  on a visit {visiting}  "
+            f"free or on a break {len(self.doctors) - driving - visiting}"
+        )
+        if f.recovered:
+            line += (
+                f" | recovered {f.recovered}: completed {f.recovered_completed}  "
+                f"ended otherwise {f.recovered_ended_otherwise}  open {f.recovered_open}"
+            )
+        return line + f" | mean time to doctor {ttd}  dispatch p50 {p50} ms p99 {p99} ms"
+
+
+_ENDS = (BookingStatus.COMPLETED, BookingStatus.NO_DOCTOR_FOUND, BookingStatus.CANCELLED)
 
 
 def demo_config_from_environment() -> DemoConfig:
@@ -355,9 +525,10 @@ def demo_config_from_environment() -> DemoConfig:
         return default if value is None else float(value)
 
     base = DemoConfig()
+    rate = os.environ.get("TOT_DEMO_CALLS_PER_HOUR")
     return DemoConfig(
         doctors=int(number("DOCTORS", base.doctors)),
-        calls_per_hour=number("CALLS_PER_HOUR", base.calls_per_hour),
+        calls_per_hour=float(rate) if rate else None,  # unset or empty: scaled to the map
         speed=number("SPEED", base.speed),
         seed=int(number("SEED", base.seed)),
         emergency_share=number("EMERGENCY_SHARE", base.emergency_share),

@@ -10,7 +10,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_OSM_PATH = PROJECT_ROOT / "data" / "osm" / "helsinki.osm.pbf"
+BUNDLED_OSM_PATH = PROJECT_ROOT / "data" / "osm" / "nizhny_novgorod_center.osm.pbf"
 
 
 def _default_cache_dir() -> Path:

@@ -17,9 +17,9 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,7 +27,17 @@ from routing import RoadGraph, Router
 from simulation import DayResult, Policy, SimConfig, make_scenario, simulate_day
 from simulation.stats import BASELINE, REFERENCE, Comparison, compare, format_table, table_rows
 
-# The issue's targets (#8), set for Porto, 150 doctors, 120 calls/h, 20 seeds of 2 hours.
+if TYPE_CHECKING:
+    from services.road_network import ProgressFactory
+
+# The issue's targets (#8), set for one set-up: the team's Porto extract, 150 doctors,
+# 120 calls/h, the other settings at their defaults (the wall time: 20 seeds of 2 hours).
+# They are stated for that set-up only; anywhere else they would mislead.
+PORTO_SHA256 = "b7837d7fc28e34e05bb1add10ccd9ef8e590049c01f9915bb4bcd3066311cd7f"
+PORTO_DOCTORS = 150
+PORTO_CALLS_PER_HOUR = 120.0
+PORTO_ROAD_KM = 16_343.6  # its graph's edges, each direction of a two-way street counted
+MIN_DOCTORS = 10  # fewer make a day of too few calls to compare policies on
 TARGETS = {
     "improvement_vs_greedy": (">=", 0.06),
     "p90_improvement_vs_greedy": (">=", 0.08),
@@ -105,9 +115,63 @@ def default_workers() -> int:
 # -- the report --------------------------------------------------------------------------------
 
 
-def targets(headline: dict[str, Any]) -> dict[str, dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    """The doctors and the call rate of a run, and where they came from."""
+
+    doctors: int
+    calls_per_hour: float
+    how: str  # "given", "porto" (the set-up the targets were set for) or "scaled"
+
+
+def road_km(graph: RoadGraph) -> float:
+    """The network's size: its edges' length, each direction of a two-way street counted."""
+    return float(graph.edge_length_m.sum(dtype=np.float64)) / 1_000.0
+
+
+def is_porto(graph: RoadGraph) -> bool:
+    return graph.meta.get("source_sha256") == PORTO_SHA256
+
+
+def fleet_for(graph: RoadGraph, doctors: int | None, calls_per_hour: float | None) -> Fleet:
+    """The fleet and call rate for this map where the command line leaves them open.
+
+    On Porto: the set-up the targets were set for (150 doctors, 120 calls/h). Elsewhere,
+    Porto's density: doctors in proportion to the road network (at least MIN_DOCTORS), and
+    Porto's calls per doctor (0.8 an hour), so the doctors are about as busy. Given one of
+    the two, the other keeps Porto's ratio.
+    """
+    ratio = PORTO_CALLS_PER_HOUR / PORTO_DOCTORS
+    if doctors is not None and calls_per_hour is not None:
+        return Fleet(doctors, calls_per_hour, "given")
+    if doctors is not None:
+        return Fleet(doctors, round(doctors * ratio, 1), "scaled")
+    if calls_per_hour is not None:
+        return Fleet(max(1, round(calls_per_hour / ratio)), calls_per_hour, "scaled")
+    if is_porto(graph):
+        return Fleet(PORTO_DOCTORS, PORTO_CALLS_PER_HOUR, "porto")
+    scaled = max(MIN_DOCTORS, round(PORTO_DOCTORS * road_km(graph) / PORTO_ROAD_KM))
+    return Fleet(scaled, round(scaled * ratio, 1), "scaled")
+
+
+def is_porto_setup(graph: RoadGraph, config: SimConfig) -> bool:
+    """The set-up the targets were set for: the Porto extract, 150 doctors, 120 calls/h and
+    every other setting at its default (any number of measured hours)."""
+    reference = SimConfig(doctors=PORTO_DOCTORS, calls_per_hour=PORTO_CALLS_PER_HOUR)
+    return is_porto(graph) and replace(config, hours=reference.hours) == reference
+
+
+def targets(
+    headline: dict[str, Any], *, porto_setup: bool, seeds: int = 20, hours: float = 2.0
+) -> dict[str, dict[str, Any]] | None:
+    """The issue's targets with this run's values, or None when the run is not the set-up
+    they were set for. The wall-time target holds for 20 seeds of 2 measured hours only."""
+    if not porto_setup:
+        return None
     out: dict[str, dict[str, Any]] = {}
     for key, (op, bound) in TARGETS.items():
+        if key == "wall_s" and (seeds, hours) != (20, 2.0):
+            continue
         value = headline.get(key)
         met = None if value is None else (value >= bound if op == ">=" else value <= bound)
         shown = f"{bound:g} s" if key == "wall_s" else f"{100 * bound:g} %"
@@ -137,11 +201,12 @@ def write_documents(
     config: SimConfig,
     meta: dict[str, Any],
     headline: dict[str, Any],
+    checks: dict[str, dict[str, Any]] | None = None,
 ) -> list[Path]:
-    """report.md and results.json in out_dir; returns the files written."""
+    """report.md and results.json in out_dir; returns the files written. `checks`: the
+    targets (see targets()), None when this run is not the set-up they were set for."""
     out_dir.mkdir(parents=True, exist_ok=True)
     header, rows = table_rows(comparison)
-    checks = targets(headline)
     results_doc = {
         "headline": headline,
         "targets": checks,
@@ -186,7 +251,7 @@ def _report_md(
     config: SimConfig,
     meta: dict[str, Any],
     headline: dict[str, Any],
-    checks: dict[str, dict[str, Any]],
+    checks: dict[str, dict[str, Any]] | None,
     header: list[str],
     rows: list[list[str]],
 ) -> str:
@@ -196,8 +261,11 @@ def _report_md(
     lines = [
         f"# tot simulate: {comparison.policy} against the straight-line baseline",
         "",
-        f"Map `{meta['osm']}` ({meta['nodes']:,} nodes, {meta['edges']:,} edges); "
-        f"{config.doctors} doctors, {config.calls_per_hour:g} calls per hour, "
+        f"Map `{meta['osm']}` ({meta['nodes']:,} nodes, {meta['edges']:,} edges, "
+        f"{meta.get('road_km', 0):,.0f} km of road); "
+        f"{config.doctors} doctors, {config.calls_per_hour:g} calls per hour"
+        + _FLEET_NOTE.get(str(meta.get("fleet")), "")
+        + ", "
         f"{config.hours:g} measured hours after {config.warmup_s / 60:g} min of warm-up, "
         f"{len(comparison.seeds)} paired seeds ({comparison.seeds[0]}-{comparison.seeds[-1]}): "
         "every policy sees the same fleet and the same calls on a seed.",
@@ -245,22 +313,27 @@ def _report_md(
             f"- against plain road-ETA greedy: {pct(headline['cost_vs_road'])} cost "
             f"(95 % CI upper bound {pct(headline['cost_vs_road_ci95_high'])}; negative: better)"
         )
-    lines += [
-        "",
-        "## The issue's targets",
-        "",
-        "Set for Porto, 150 doctors, 120 calls per hour, 20 paired seeds of 2 measured hours; "
-        "for other settings they are shown for orientation only. The cost against plain "
-        "road-ETA greedy is a target where no queue forms (see 'calls that queued').",
-        "",
-        "| figure | value | target | met |",
-        "| --- | ---: | --- | --- |",
-    ]
-    for key, c in checks.items():
-        v = c["value"]
-        shown = "-" if v is None else (f"{v:.1f} s" if key == "wall_s" else pct(v))
-        met = "-" if c["met"] is None else ("yes" if c["met"] else "**no**")
-        lines.append(f"| {key} | {shown} | {c['target']} | {met} |")
+    lines += ["", "## The issue's targets", ""]
+    if checks is None:
+        lines.append(
+            "They were set for one set-up: the team's Porto extract, 150 doctors, 120 calls "
+            "per hour, the other settings at their defaults. This run is not that set-up, so "
+            "none is stated: its figures are not comparable with them."
+        )
+    else:
+        lines += [
+            "Set for this set-up (Porto, 150 doctors, 120 calls per hour; the wall time for "
+            "20 paired seeds of 2 measured hours). The cost against plain road-ETA greedy is "
+            "a target where no queue forms (see 'calls that queued').",
+            "",
+            "| figure | value | target | met |",
+            "| --- | ---: | --- | --- |",
+        ]
+        for key, c in checks.items():
+            v = c["value"]
+            shown = "-" if v is None else (f"{v:.1f} s" if key == "wall_s" else pct(v))
+            met = "-" if c["met"] is None else ("yes" if c["met"] else "**no**")
+            lines.append(f"| {key} | {shown} | {c['target']} | {met} |")
     lines += [
         "",
         "## Plots",
@@ -279,7 +352,24 @@ def _report_md(
 
 # -- plots (matplotlib, no display) --------------------------------------------------------------
 
+_FLEET_NOTE = {
+    "scaled": " (scaled to this map: Porto's doctors per km of road and calls per doctor)",
+    "porto": " (the Porto set-up the targets were set for)",
+}
+
 _COLOURS = {"greedy": "#7f7f7f", "road": "#1f77b4", "batch": "#2ca02c", "default": "#d62728"}
+# Policies often choose alike (no queue: road and default are the same), so their curves
+# coincide: each has its own width and dashes, drawn widest first, so every one shows.
+_STYLES: dict[str, dict[str, Any]] = {
+    "greedy": {"lw": 4.0, "ls": "-", "zorder": 2},
+    "road": {"lw": 3.0, "ls": "-", "zorder": 3},
+    "batch": {"lw": 2.0, "ls": (0, (6, 2)), "zorder": 4},
+    "default": {"lw": 1.4, "ls": (0, (2, 2)), "zorder": 5},
+}
+
+
+def _style(name: str) -> dict[str, Any]:
+    return {"color": _COLOURS.get(name), **_STYLES.get(name, {"lw": 1.5, "ls": "-"})}
 
 
 def _pyplot() -> Any:
@@ -293,18 +383,36 @@ def _pyplot() -> Any:
 
 def _plot_time_to_doctor(path: Path, comparison: Comparison) -> Path:
     plt = _pyplot()
+    fig = time_to_doctor_figure(comparison)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def time_to_doctor_figure(comparison: Comparison) -> Any:
+    """Histogram and share reached within, one curve per policy (each visible, see _STYLES)."""
+    plt = _pyplot()
     fig, (hist, ecdf) = plt.subplots(1, 2, figsize=(12, 4.5))
     finite = [s.time_to_doctor_s / 60 for s in comparison.summaries.values() if s.served]
     top = max((float(np.percentile(a, 99.5)) for a in finite), default=1.0)
     bins = np.linspace(0, max(top, 1.0), 60)
+    drawn: dict[str, Any] = {}
     for name, s in comparison.summaries.items():
         minutes = np.sort(s.time_to_doctor_s / 60)
         if not minutes.size:
             continue
-        colour = _COLOURS.get(name)
-        label = f"{name} (mean {minutes.mean():.1f} min)"
-        hist.hist(minutes, bins=bins, histtype="step", lw=1.5, color=colour, label=label)
-        ecdf.plot(minutes, np.arange(1, minutes.size + 1) / minutes.size, color=colour, label=name)
+        # say so when a curve lies exactly on an earlier one
+        same = next((o for o, m in drawn.items() if np.array_equal(m, minutes)), None)
+        drawn[name] = minutes
+        also = f", the same as {same}" if same else ""
+        label = f"{name} (mean {minutes.mean():.1f} min{also})"
+        hist.hist(minutes, bins=bins, histtype="step", label=label, **_style(name))
+        ecdf.plot(
+            minutes,
+            np.arange(1, minutes.size + 1) / minutes.size,
+            label=f"{name} (the same as {same})" if same else name,
+            **_style(name),
+        )
     hist.set_xlabel("time to doctor (min): call to arrival")
     hist.set_ylabel("calls (all seeds)")
     hist.legend()
@@ -315,14 +423,21 @@ def _plot_time_to_doctor(path: Path, comparison: Comparison) -> Path:
     ecdf.legend()
     fig.suptitle(f"Time to doctor per policy, {len(comparison.seeds)} paired seeds")
     fig.tight_layout()
+    return fig
+
+
+def _plot_latency(path: Path, comparison: Comparison) -> Path:
+    plt = _pyplot()
+    fig = latency_figure(comparison)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
 
-def _plot_latency(path: Path, comparison: Comparison) -> Path:
+def latency_figure(comparison: Comparison) -> Any:
+    """Dispatch decision times per policy: the wall clock and CPU time side by side."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, (wall, cpu) = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     samples = [s.latency_us for s in comparison.summaries.values() if s.latency_us.size]
     if samples:
         lo = max(1.0, min(float(a.min()) for a in samples))
@@ -331,34 +446,32 @@ def _plot_latency(path: Path, comparison: Comparison) -> Path:
         for name, s in comparison.summaries.items():
             if not s.latency_us.size:
                 continue
-            ax.hist(
+            wall.hist(
                 s.latency_us,
                 bins=bins,
                 histtype="step",
-                lw=1.5,
-                color=_COLOURS.get(name),
                 label=f"{name} (p50 {s.dispatch_p50_us:.0f} µs, p99 {s.dispatch_p99_us:.0f} µs)",
+                **_style(name),
             )
-            cpu = s.latency_cpu_us[np.isfinite(s.latency_cpu_us)]
-            if cpu.size:
-                ax.hist(
-                    cpu,
+            used = s.latency_cpu_us[np.isfinite(s.latency_cpu_us)]
+            if used.size:
+                cpu.hist(
+                    used,
                     bins=bins,
                     histtype="step",
-                    lw=1.0,
-                    ls="--",
-                    color=_COLOURS.get(name),
-                    label=f"{name}, CPU time (p99 {s.dispatch_cpu_p99_us:.0f} µs)",
+                    label=f"{name} (p99 {s.dispatch_cpu_p99_us:.0f} µs)",
+                    **_style(name),
                 )
-        ax.set_xscale("log")
-        ax.legend()
-    ax.set_xlabel("dispatch decision time (µs): wall clock (solid), CPU time (dashed)")
-    ax.set_ylabel("decisions (all seeds)")
-    ax.set_title("Dispatch latency per policy")
+        for ax in (wall, cpu):
+            ax.set_xscale("log")
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend()
+    wall.set_xlabel("dispatch decision time, wall clock (µs)")
+    cpu.set_xlabel("dispatch decision time, CPU (µs)")
+    wall.set_ylabel("decisions (all seeds)")
+    fig.suptitle("Dispatch latency per policy (percentiles over every decision of every seed)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def _plot_map(
@@ -440,20 +553,28 @@ def simulate_command(
     graph_cache_dir: Path,
     max_snap_distance_m: float,
     config: SimConfig,
+    doctors: int | None,
+    calls_per_hour: float | None,
     policy: Policy,
     extra: Sequence[Policy],
     seeds: Sequence[int],
     out_dir: Path,
     workers: int,
     started: float,
+    progress: ProgressFactory | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """Run, compare, write; returns the table to print and the headline (the JSON line)."""
+    """Run, compare, write; returns what to print (the set-up and the table) and the headline
+    (the JSON line). `doctors` and `calls_per_hour` override `config`'s; None: scaled to
+    the map (fleet_for)."""
     from services.road_network import load_road_graph
 
     if not seeds:
         raise ValueError("--seeds must be at least 1")
-    loaded = load_road_graph(osm_path, graph_cache_dir)
+    loaded = load_road_graph(osm_path, graph_cache_dir, progress=progress)
     graph = loaded.graph
+    fleet = fleet_for(graph, doctors, calls_per_hour)
+    config = replace(config, doctors=fleet.doctors, calls_per_hour=fleet.calls_per_hour)
+    porto_setup = is_porto_setup(graph, config)
     policies = policies_for(policy, extra)
     sim_started = time.perf_counter()
     results = run_days(
@@ -471,6 +592,9 @@ def simulate_command(
         "osm": str(osm_path),
         "nodes": graph.node_count,
         "edges": graph.edge_count,
+        "road_km": round(road_km(graph), 1),
+        "fleet": fleet.how,
+        "porto_setup": porto_setup,
         "graph_cache_hit": loaded.cache_hit,
         "policies": [p.value for p in policies],
         "seeds": list(seeds),
@@ -482,7 +606,25 @@ def simulate_command(
     # The wall time covers everything: loading, simulating, comparing and plotting.
     meta["wall_s"] = round(time.perf_counter() - started, 3)
     headline["wall_s"] = meta["wall_s"]
+    headline["doctors"] = config.doctors
+    headline["calls_per_hour"] = config.calls_per_hour
+    headline["porto_setup"] = porto_setup
+    checks = targets(headline, porto_setup=porto_setup, seeds=len(seeds), hours=config.hours)
+    # None: not the set-up the targets were set for, so neither met nor missed
+    headline["targets_met"] = None if checks is None else all(c["met"] for c in checks.values())
     headline["out"] = str(out_dir)
-    write_documents(out_dir, comparison, config, meta, headline)
+    write_documents(out_dir, comparison, config, meta, headline, checks)
     header, rows = table_rows(comparison)
-    return format_table(header, rows), headline
+    setup = (
+        f"{osm_path.name} ({meta['road_km']:,.0f} km of road): {config.doctors} doctors, "
+        f"{config.calls_per_hour:g} calls per hour"
+        + _FLEET_NOTE.get(fleet.how, "")
+        + "; "
+        + (
+            "the issue's targets: "
+            + ("all met" if headline["targets_met"] else "not all met (see the report)")
+            if checks is not None
+            else "the issue's targets are stated only for Porto, 150 doctors, 120 calls per hour"
+        )
+    )
+    return setup + "\n" + format_table(header, rows), headline
