@@ -63,6 +63,7 @@ CLOSE_SILENT = 4408
 CLOSE_REVOKED = 4401  # the account was blocked or its role changed: log in again
 
 _SEQ = re.compile(r"^[0-9]{1,18}$")
+_CHANNELS = {name: name for name in ("doctor", "patient", "operator")}
 _EPOCH = re.compile(r"^[0-9a-f]{1,32}$")
 
 
@@ -235,7 +236,7 @@ class Gateway:
                 HTTPStatus.NOT_FOUND,
                 "no such channel: use /ws/doctor, /ws/patient/<booking_id> or /ws/operator",
             )
-        channel = parts[1]
+        channel = _CHANNELS[parts[1]]  # the constant, not this request's copy of the name
         try:
             principal = self.auth.authenticate(token)
         except AuthError as exc:

@@ -101,7 +101,8 @@ async def test_closing_sockets_releases_what_the_gateway_and_bus_held(
                     if live_objects(Client) == 0:
                         break
                     await asyncio.sleep(0.05)
-                size, count = gateway_usage(tracemalloc.take_snapshot())
+                snap = tracemalloc.take_snapshot()
+                size, count = gateway_usage(snap)
                 after.append((size - before[0], count - before[1]))
         finally:
             tracemalloc.stop()

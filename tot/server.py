@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import Awaitable, Callable
 
 from api.app import create_app
@@ -59,9 +60,13 @@ def keep_the_collector_off_the_heap() -> Callable[[], Awaitable[None]]:
 
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 10)
 
+    trim = _malloc_trim()
+    trim_every_s = float(os.environ.get("TOT_MALLOC_TRIM_EVERY_S", "60"))
+
     async def sweep_and_freeze() -> None:
         loop = asyncio.get_running_loop()
         full_at = loop.time() + GC_FULL_EVERY_S
+        trim_at = loop.time() + trim_every_s
         while True:
             await asyncio.sleep(GC_FREEZE_EVERY_S)
             if loop.time() >= full_at:
@@ -69,6 +74,9 @@ def keep_the_collector_off_the_heap() -> Callable[[], Awaitable[None]]:
                 gc.unfreeze()
                 gc.collect()
             gc.freeze()  # O(1): young cycles were already swept by the young collections
+            if trim is not None and loop.time() >= trim_at:
+                trim_at = loop.time() + trim_every_s
+                trim(0)  # hand the C heap's free pages back to the system
 
     task = asyncio.get_running_loop().create_task(sweep_and_freeze(), name="gc-freeze")
 
@@ -76,6 +84,25 @@ def keep_the_collector_off_the_heap() -> Callable[[], Awaitable[None]]:
         task.cancel()
 
     return stop
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, which returns free memory at the top and in the middle of the
+    heap to the system (elsewhere, or not glibc: None)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        function = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_size_t]
+    function.restype = ctypes.c_int
+    trim: Callable[[int], int] = function
+    return trim
 
 
 def demo_app_from_environment():  # type: ignore[no-untyped-def]
