@@ -71,6 +71,13 @@ class CandidateSource(Protocol):
         """Of these busy doctors, those near enough to take an emergency, best first."""
         ...
 
+    def rank_requested(
+        self, booking: Booking, doctor_id: str, exclude: frozenset[str], now_s: float
+    ) -> Sequence[str]:
+        """[doctor_id] when the doctor the patient asked for may take the booking now
+        (free, fit, reachable), else []."""
+        ...
+
     def unassignable(self, doctor_id: str, booking: Booking, now_s: float) -> str | None:
         """Why an operator may not give this booking to this doctor (an unknown id, a
         doctor not on shift, an expired licence), or None when they may."""
@@ -448,7 +455,35 @@ class DispatchCore:
             )
             return
         exclude = frozenset(self._busy() | booking.excluded_doctors)
-        ranked = [d for d in self.candidates.rank(booking, exclude, now) if d not in exclude]
+        # An emergency goes to whoever is nearest, whomever the patient chose.
+        requested = None if booking.is_emergency else booking.requested_doctor_id
+        ranked: list[str] = []
+        if requested is not None and requested not in booking.excluded_doctors:
+            # The doctor the patient chose goes first, alone.
+            if requested not in exclude:
+                ranked = [
+                    d
+                    for d in self.candidates.rank_requested(booking, requested, exclude, now)
+                    if d == requested
+                ]
+            if not ranked and not booking.others_if_declined:
+                return  # they are busy or away: wait for them (or for the give-up)
+        elif requested is not None and not booking.others_if_declined:
+            # They declined or let it lapse, and the patient wanted no one else.
+            why = f"the doctor the patient chose ({requested}) did not take the visit"
+            self._move(booking, S.NO_DOCTOR_FOUND, Actor.SYSTEM, "", why)
+            self._emit(OperatorsAlerted(booking.booking_id, "no_doctor_found", why, now))
+            self._emit(
+                PatientNotified(
+                    booking.booking_id,
+                    booking.patient_id,
+                    "the doctor you chose cannot come; book again to ask another",
+                    now,
+                )
+            )
+            return
+        if not ranked:
+            ranked = [d for d in self.candidates.rank(booking, exclude, now) if d not in exclude]
         room = min(policy.offer_fanout, policy.max_offers - booking.offers_made)
         chosen = list(dict.fromkeys(ranked))[:room]
         if chosen:
@@ -537,6 +572,8 @@ class DispatchCore:
             _text(getattr(cmd, name), name)
         if cmd.clinic_id is not None:
             _text(cmd.clinic_id, "clinic_id", required=True)
+        if cmd.requested_doctor_id is not None:
+            _text(cmd.requested_doctor_id, "requested_doctor_id", required=True)
         if cmd.booking_id in self.bookings:
             raise RejectedError(f"booking {cmd.booking_id!r} already exists")
         if not (abs(cmd.latitude) <= 90.0 and abs(cmd.longitude) <= 180.0):
@@ -563,6 +600,8 @@ class DispatchCore:
             notes=cmd.notes,
             estimated_duration_s=cmd.estimated_duration_s,
             estimated_price=cmd.estimated_price,
+            requested_doctor_id=cmd.requested_doctor_id,
+            others_if_declined=cmd.others_if_declined,
         )
         self.bookings[booking.booking_id] = booking
         booking.history.append(

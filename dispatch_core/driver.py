@@ -51,6 +51,11 @@ class ScriptedCandidates:
     def unassignable(self, doctor_id: str, booking: Booking, now_s: float) -> str | None:
         return None if doctor_id in self.doctors else f"no doctor {doctor_id!r} is on shift"
 
+    def rank_requested(
+        self, booking: Booking, doctor_id: str, exclude: frozenset[str], now_s: float
+    ) -> Sequence[str]:
+        return [doctor_id] if doctor_id in self.doctors and doctor_id not in exclude else []
+
 
 class Driver:
     """Runs a DispatchCore on a simulated clock, ticking it as time passes."""

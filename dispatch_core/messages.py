@@ -26,6 +26,8 @@ class RequestBooking:
     notes: str = ""
     estimated_duration_s: float | None = None
     estimated_price: float | None = None
+    requested_doctor_id: str | None = None  # offered first (the patient chose them)
+    others_if_declined: bool = True  # then the others, if that doctor does not take it
 
 
 @dataclass(frozen=True, slots=True)

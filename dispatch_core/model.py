@@ -123,6 +123,10 @@ class Booking:
     actual_duration_s: float | None = None
     estimated_price: float | None = None
     final_price: float | None = None
+    # The doctor the patient chose by name: offered the visit first. If they decline or
+    # let it lapse, others are asked only when the patient agreed to that.
+    requested_doctor_id: str | None = None
+    others_if_declined: bool = True
     status: BookingStatus = BookingStatus.REQUESTED
     doctor_id: str | None = None
     assigned_s: float | None = None

@@ -12,7 +12,14 @@ import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
 from matching.model import CallRequest, Exclusion, MatchingPolicy
-from matching.registry import EXCLUSION_OF_CODE, DoctorRegistry, FloatArray, IntArray, NodeSnapper
+from matching.registry import (
+    EXCLUSION_CODE,
+    EXCLUSION_OF_CODE,
+    DoctorRegistry,
+    FloatArray,
+    IntArray,
+    NodeSnapper,
+)
 from routing.router import Snap
 
 _INFEASIBLE = 1e12
@@ -181,7 +188,36 @@ class Matcher:
         """
         return self._score(call, now_s).decision
 
-    def _score(self, call: CallRequest, now_s: float) -> _Scored:
+    def evaluate(self, call: CallRequest, doctor_ids: Sequence[str], now_s: float) -> Decision:
+        """`decide` for exactly these doctors, wherever they are (a doctor the patient
+        asked for by name): the same constraints, road ETAs and ranking; a doctor the
+        registry does not know is left out as not available."""
+        return self._score(call, now_s, only=doctor_ids).decision
+
+    def _chosen(
+        self, call: CallRequest, only: Sequence[str], now_s: float
+    ) -> tuple[IntArray, FloatArray, IntArray, FloatArray, npt.NDArray[np.uint8]]:
+        """What `registry.nearest` answers, for a given set of doctors."""
+        registry = self.registry
+        known = [d for d in dict.fromkeys(only) if d in registry]
+        slots = np.array([registry.slot(d) for d in known], dtype=np.int64)
+        x, y = registry.projected_xy(slots)
+        proj = registry.projection
+        qx = (call.lon - proj.lon0) * proj.kx
+        qy = (call.lat - proj.lat0) * proj.ky
+        dist_m = np.hypot(x - qx, y - qy)  # NaN without a position
+        codes = registry.exclusions(
+            slots, call, now_s, allow_on_visit=self.policy.offer_doctors_on_visit
+        )
+        codes = np.where(
+            (codes == 0) & np.isnan(dist_m),
+            np.uint8(EXCLUSION_CODE[Exclusion.STALE_FIX]),
+            codes,
+        ).astype(np.uint8)
+        ok = codes == 0
+        return slots[ok], dist_m[ok], slots[~ok], dist_m[~ok], codes[~ok]
+
+    def _score(self, call: CallRequest, now_s: float, only: Sequence[str] | None = None) -> _Scored:
         policy = self.policy
         registry = self.registry
         patient = self.oracle.snap(call.lat, call.lon)
@@ -197,9 +233,12 @@ class Matcher:
             call.equipment,
             call.clinic_id,
         )
-        slots, dist_m, refused, refused_m, refused_codes = registry.nearest(
-            call.lat, call.lon, policy.k, policy.search_radius_m, exclude, kind
-        )
+        if only is None:
+            slots, dist_m, refused, refused_m, refused_codes = registry.nearest(
+                call.lat, call.lon, policy.k, policy.search_radius_m, exclude, kind
+            )
+        else:
+            slots, dist_m, refused, refused_m, refused_codes = self._chosen(call, only, now_s)
         nodes = registry.road_nodes(slots, self.oracle)
         eta_s = np.full(slots.size, np.nan)
         routable = nodes >= 0

@@ -854,6 +854,7 @@ class NodeSnapper(Protocol):
 
 _EXCLUDE_CODE = {reason: i + 1 for i, reason in enumerate(Exclusion)}
 EXCLUSION_OF_CODE = {code: reason for reason, code in _EXCLUDE_CODE.items()}
+EXCLUSION_CODE = dict(_EXCLUDE_CODE)
 
 
 _REJECTIONS = {

@@ -47,6 +47,15 @@ class MatcherCandidates:
         self.decisions[booking.booking_id] = decision
         return decision.ranking
 
+    def rank_requested(
+        self, booking: Booking, doctor_id: str, exclude: frozenset[str], now_s: float
+    ) -> Sequence[str]:
+        """The doctor the patient chose, judged alone by the matcher (constraints, road
+        ETA), wherever they are; the decision is kept like any other."""
+        decision = self.matcher.evaluate(self.call_for(booking, exclude), [doctor_id], now_s)
+        self.decisions[booking.booking_id] = decision
+        return decision.ranking
+
     def unassignable(self, doctor_id: str, booking: Booking, now_s: float) -> str | None:
         """Operators assign doctors on shift (in the registry) whose licence is valid."""
         registry = self.matcher.registry

@@ -123,6 +123,15 @@ class SimCandidates:
     def unassignable(self, doctor_id: str, booking: Booking, now_s: float) -> str | None:
         return None if doctor_id in self.registry else f"no doctor {doctor_id!r} is on shift"
 
+    def rank_requested(
+        self, booking: Booking, doctor_id: str, exclude: frozenset[str], now_s: float
+    ) -> Sequence[str]:
+        """Simulated patients never ask for a doctor by name; asked anyway, the matcher
+        judges that doctor alone."""
+        if doctor_id in exclude or doctor_id not in self.registry:
+            return []
+        return self.matcher.evaluate(self.call_for(booking, exclude), [doctor_id], now_s).ranking
+
     def rank_preemptable(
         self, booking: Booking, doctors: Sequence[str], now_s: float
     ) -> Sequence[str]:

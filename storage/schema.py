@@ -141,6 +141,8 @@ bookings = Table(
     Column("final_price", Numeric(12, 2)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("excluded_doctors", ARRAY(Text), nullable=False),
+    Column("requested_doctor_id", Text),
+    Column("others_if_declined", Boolean, nullable=False),
     schema="booking",
 )
 

@@ -52,7 +52,9 @@ CREATE TABLE IF NOT EXISTS bookings (
     actual_duration_s REAL,
     estimated_price REAL,
     final_price REAL,
-    excluded_doctors TEXT NOT NULL DEFAULT '[]'
+    excluded_doctors TEXT NOT NULL DEFAULT '[]',
+    requested_doctor_id TEXT,
+    others_if_declined INTEGER NOT NULL DEFAULT 1
 );
 CREATE UNIQUE INDEX IF NOT EXISTS bookings_one_active_per_doctor ON bookings (doctor_id)
     WHERE status IN ('assigned', 'en_route', 'arrived', 'in_progress');
@@ -112,10 +114,13 @@ class SqliteBookingStore:
                 raise RuntimeError(
                     f"{path}: database schema {version} is newer than this engine's ({SCHEMA_VERSION})"
                 )
-            if version == 1:  # 1 -> 2: who declined is stored with the booking
-                self._conn.execute(
-                    "ALTER TABLE bookings ADD COLUMN excluded_doctors TEXT NOT NULL DEFAULT '[]'"
-                )
+            if version == 1:  # 1 -> 2: who declined, and the doctor the patient chose
+                for column in (
+                    "excluded_doctors TEXT NOT NULL DEFAULT '[]'",
+                    "requested_doctor_id TEXT",
+                    "others_if_declined INTEGER NOT NULL DEFAULT 1",
+                ):
+                    self._conn.execute(f"ALTER TABLE bookings ADD COLUMN {column}")
             self._conn.executescript(_SCHEMA)
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

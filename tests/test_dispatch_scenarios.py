@@ -484,3 +484,69 @@ def test_any_text_is_taken_or_refused_with_a_reason(
     assert (d.core.bookings["b1"].status is S.CANCELLED) == bool(ok_reason)
     assert isinstance(cancelled[-1], CommandRejected) != bool(ok_reason)
     d.core.check_invariants()
+
+
+# -- a doctor the patient chose -------------------------------------------------------------
+
+
+def open_offer_doctors(d: Driver, booking_id: str = "b1") -> list[str]:
+    return [o.doctor_id for o in d.core.open_offers(booking_id)]
+
+
+def test_the_chosen_doctor_is_offered_first_and_alone() -> None:
+    d = driver(DispatchPolicy(offer_fanout=3))
+    request(d, requested_doctor_id="doc-4")  # not the nearest
+    assert open_offer_doctors(d) == ["doc-4"]
+    accept(d, "doc-4")
+    assert d.core.bookings["b1"].doctor_id == "doc-4"
+
+
+def test_when_the_chosen_doctor_declines_others_are_asked_if_the_patient_agreed() -> None:
+    d = driver()
+    request(d, requested_doctor_id="doc-4", others_if_declined=True)
+    d.do(DeclineOffer(d.core.open_offers("b1")[0].offer_id, "doc-4", "off duty soon"))
+    assert open_offer_doctors(d) == ["doc-1"]  # the nearest of the rest
+    d.core.check_invariants()
+
+
+@pytest.mark.parametrize("how", ["decline", "lapse"])
+def test_when_the_chosen_doctor_does_not_take_it_nobody_else_is_asked_unless_agreed(
+    how: str,
+) -> None:
+    d = driver()
+    request(d, requested_doctor_id="doc-4", others_if_declined=False)
+    offer = d.core.open_offers("b1")[0]
+    if how == "decline":
+        events = d.do(DeclineOffer(offer.offer_id, "doc-4", "too far"))
+    else:
+        events = d.advance(20)  # the offer lives 15 s
+    booking = d.core.bookings["b1"]
+    assert booking.status is S.NO_DOCTOR_FOUND
+    assert "chose" in booking.history[-1].reason
+    assert any(isinstance(e, PatientNotified) for e in events)
+    assert any(isinstance(e, OperatorsAlerted) for e in events)
+    assert all(o.doctor_id == "doc-4" for o in d.core.offers.values())
+    d.core.check_invariants()
+
+
+def test_a_busy_chosen_doctor_is_waited_for_unless_others_may_come() -> None:
+    d = driver()
+    request(d, "b0", at=(55.750, 37.628))  # doc-4 is nearest to this one
+    accept(d, "doc-4")
+    request(d, "b1", requested_doctor_id="doc-4", others_if_declined=False)
+    assert d.core.bookings["b1"].status is S.SEARCHING and not d.core.open_offers("b1")
+    d.advance(30)
+    assert d.core.bookings["b1"].status is S.SEARCHING  # still waiting for doc-4
+    for step in (S.EN_ROUTE, S.ARRIVED, S.IN_PROGRESS, S.COMPLETED):
+        d.do(ReportProgress("b0", "doc-4", step))
+    d.advance(2)
+    assert open_offer_doctors(d) == ["doc-4"]  # free again: asked at once
+    request(d, "b2", requested_doctor_id="doc-4", others_if_declined=True)
+    assert open_offer_doctors(d, "b2") == ["doc-1"]  # busy with b1's offer: others may come
+    d.core.check_invariants()
+
+
+def test_an_emergency_goes_to_the_nearest_whoever_was_chosen() -> None:
+    d = driver()
+    request(d, requested_doctor_id="doc-4", others_if_declined=False, is_emergency=True)
+    assert open_offer_doctors(d) == ["doc-1"]

@@ -21,6 +21,7 @@ from dispatch_core.messages import (
     MarkDoctorOffline,
     MarkDoctorOnline,
     OfferEnded,
+    OfferSent,
     ReportProgress,
     RequestBooking,
     ReturnToSearch,
@@ -73,9 +74,17 @@ class DispatchMachine(RuleBasedStateMachine):
         scheduled_in_s=st.one_of(st.none(), st.floats(0, 600)),
         priority=st.sampled_from(list(Priority)),
         call_type=st.sampled_from(["home_visit", "chest_pain", "consultation"]),
+        requested=st.one_of(st.none(), st.sampled_from(DOCTORS)),
+        others_if_declined=st.booleans(),
     )
     def create(
-        self, emergency: bool, scheduled_in_s: float | None, priority: Priority, call_type: str
+        self,
+        emergency: bool,
+        scheduled_in_s: float | None,
+        priority: Priority,
+        call_type: str,
+        requested: str | None,
+        others_if_declined: bool,
     ) -> None:
         self.n += 1
         scheduled = None if scheduled_in_s is None else self.d.now_s + scheduled_in_s
@@ -89,6 +98,8 @@ class DispatchMachine(RuleBasedStateMachine):
                 priority=priority,
                 is_emergency=emergency,
                 scheduled_s=scheduled,
+                requested_doctor_id=requested,
+                others_if_declined=others_if_declined,
             )
         )
 
@@ -191,6 +202,16 @@ class DispatchMachine(RuleBasedStateMachine):
         # one doctor per booking, one active booking per doctor, open offers only on
         # offered bookings, the history replays to the current state
         self.d.core.check_invariants()
+
+    @invariant()
+    def a_chosen_doctor_alone_is_asked_unless_the_patient_agreed(self) -> None:
+        for event in self.d.events[self.seen :]:  # the offers this step sent
+            if not isinstance(event, OfferSent):
+                continue
+            booking = self.d.core.bookings[event.booking_id]
+            chose = booking.requested_doctor_id
+            if chose is not None and not booking.others_if_declined and not booking.is_emergency:
+                assert event.doctor_id == chose, event
 
     @invariant()
     def only_known_doctors_are_bound_or_offered(self) -> None:

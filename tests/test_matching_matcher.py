@@ -299,3 +299,27 @@ class TestBatch:
             assert batch.total_time_to_doctor_s <= greedy.total_time_to_doctor_s + 1e-6
         # a batch decision changes no one's status: that is the dispatch core's job
         assert all(m.registry.status(f"d{i}") is DoctorStatus.AVAILABLE for i in range(n_doctors))
+
+
+def test_evaluate_judges_a_named_doctor_wherever_they_are(helsinki_router: Router) -> None:
+    """A doctor the patient chose: judged alone, past the k nearest, with the same
+    constraints and road ETA as decide gives them."""
+    m = matcher_for(helsinki_router, dataclasses.replace(NO_WEIGHTS, k=1))
+    place(m, "near", NEAR)
+    place(m, "far", FAR)
+    place(m, "pediatrician", FAR, specialization="pediatrics")
+    place(m, "no-fix", FAR)
+    m.registry.upsert_doctor(DoctorProfile("never-fixed"), DoctorStatus.AVAILABLE)
+    assert m.decide(call(), NOW).ranking == ("near",)  # k=1: far is never looked at
+    chosen = m.evaluate(call(), ["far"], NOW)
+    assert chosen.ranking == ("far",)
+    full = m.decide(call(), NOW + 0.0).record("near").eta_s
+    assert chosen.record("far").eta_s is not None and chosen.record("far").eta_s > full  # type: ignore[operator]
+    unfit = m.evaluate(call(specialization="general"), ["pediatrician"], NOW)
+    assert unfit.ranking == () and unfit.record("pediatrician").excluded is Exclusion.SPECIALIZATION
+    busy = m.evaluate(call(busy=frozenset({"far"})), ["far"], NOW)
+    assert busy.ranking == () and busy.record("far").excluded is Exclusion.NOT_AVAILABLE
+    nowhere = m.evaluate(call(), ["never-fixed"], NOW)
+    assert nowhere.ranking == () and nowhere.record("never-fixed").excluded is Exclusion.STALE_FIX
+    assert m.evaluate(call(), ["nobody"], NOW).ranking == ()
+    orjson.dumps(nowhere.explain())  # explainable, NaN distance included
