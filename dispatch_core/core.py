@@ -129,7 +129,7 @@ class RejectedError(Exception):
 # stores, and a JSON "\ud800" escape can produce) is refused.
 TEXT_LIMITS = {
     "id": 128, "call_type": 64, "address": 500, "symptoms": 4_000, "notes": 4_000,
-    "reason": 1_000, "message": 4_000,
+    "reason": 1_000, "message": 4_000, "language": 16,
 }  # fmt: skip
 
 
@@ -574,6 +574,8 @@ class DispatchCore:
             _text(cmd.clinic_id, "clinic_id", required=True)
         if cmd.requested_doctor_id is not None:
             _text(cmd.requested_doctor_id, "requested_doctor_id", required=True)
+        if cmd.language is not None:
+            _text(cmd.language, "language", required=True)
         if cmd.booking_id in self.bookings:
             raise RejectedError(f"booking {cmd.booking_id!r} already exists")
         if not (abs(cmd.latitude) <= 90.0 and abs(cmd.longitude) <= 180.0):
@@ -602,6 +604,8 @@ class DispatchCore:
             estimated_price=cmd.estimated_price,
             requested_doctor_id=cmd.requested_doctor_id,
             others_if_declined=cmd.others_if_declined,
+            patient_is_child=cmd.patient_is_child,
+            language=cmd.language,
         )
         self.bookings[booking.booking_id] = booking
         booking.history.append(

@@ -28,6 +28,8 @@ class RequestBooking:
     estimated_price: float | None = None
     requested_doctor_id: str | None = None  # offered first (the patient chose them)
     others_if_declined: bool = True  # then the others, if that doctor does not take it
+    patient_is_child: bool = False
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

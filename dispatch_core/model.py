@@ -127,6 +127,8 @@ class Booking:
     # let it lapse, others are asked only when the patient agreed to that.
     requested_doctor_id: str | None = None
     others_if_declined: bool = True
+    patient_is_child: bool = False  # only doctors who treat children
+    language: str | None = None  # only doctors who speak it
     status: BookingStatus = BookingStatus.REQUESTED
     doctor_id: str | None = None
     assigned_s: float | None = None

@@ -54,6 +54,24 @@ class VisitRequest:
     emergency_type: str | None = None
     scheduled_s: float | None = None
     clinic_id: str | None = None
+    requested_doctor_id: str | None = None  # the doctor the patient chose
+    others_if_declined: bool = True  # others may come if that doctor does not take it
+    patient_is_child: bool = False
+    language: str | None = None  # a language the doctor must speak
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorChoice:
+    """A doctor a patient may choose: who, what they do, how soon they could come."""
+
+    doctor_id: str
+    first_name: str
+    last_name: str
+    specialization: str
+    languages: tuple[str, ...]
+    rating: float | None
+    eta_s: float
+    distance_m: float  # to the nearest 100 m: where a doctor is exactly is not the patient's
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +200,10 @@ class BookingService:
         except (InvalidCoordinateError, SnapError) as exc:
             raise InvalidRequestError(f"this address cannot be reached by road: {exc}") from None
         priority = Priority.EMERGENCY if visit.is_emergency else visit.priority
+        if visit.requested_doctor_id is not None:
+            chosen = await self.accounts.user(visit.requested_doctor_id)
+            if chosen is None or chosen.role is not Role.DOCTOR or not chosen.is_verified:
+                raise InvalidRequestError(f"no doctor {visit.requested_doctor_id!r} to choose")
         booking_id = booking_id_for(who.user_id, idempotency_key)
         if idempotency_key is not None:
             # A retry of a create that took effect (its answer lost, or a 503 while
@@ -206,6 +228,10 @@ class BookingService:
                 notes=visit.notes,
                 estimated_duration_s=self.matcher.policy.visit_duration_for(visit.call_type),
                 estimated_price=self.tariff.price(visit.call_type, priority),
+                requested_doctor_id=visit.requested_doctor_id,
+                others_if_declined=visit.others_if_declined,
+                patient_is_child=visit.patient_is_child,
+                language=visit.language,
             )
         )
         self.audit.record(
@@ -221,6 +247,54 @@ class BookingService:
         if booking is None:  # pragma: no cover - stored before handle returned
             raise NotFoundError(f"no booking {booking_id!r}")
         return booking
+
+    async def doctors_to_choose(
+        self,
+        who: Principal,
+        visit: VisitRequest,
+        *,
+        specialization: str | None = None,
+        limit: int = 20,
+    ) -> list[DoctorChoice]:
+        """Doctors free now who fit the visit (specialty, age group, language, clinic),
+        nearest by road first, for a patient to choose from."""
+        if who.role is not Role.PATIENT:
+            raise ForbiddenError("patients choose doctors for their visits")
+        core = self.engine.core
+        call = CallRequest(
+            call_id="choose",
+            lat=visit.lat,
+            lon=visit.lon,
+            call_type=visit.call_type,
+            specialization=specialization,
+            patient_is_child=visit.patient_is_child,
+            languages=frozenset({visit.language}) if visit.language else frozenset(),
+            clinic_id=visit.clinic_id,
+            busy=frozenset(core.doctor_booking) | frozenset(core.doctor_offer),
+        )
+        try:
+            decision = self.matcher.decide(call, self.clock())
+        except (InvalidCoordinateError, SnapError) as exc:
+            raise InvalidRequestError(f"this address cannot be reached by road: {exc}") from None
+        out: list[DoctorChoice] = []
+        for doctor_id in decision.ranking[:limit]:
+            record = decision.record(doctor_id)
+            user = await self.accounts.user(doctor_id)
+            if user is None or record.eta_s is None:
+                continue
+            out.append(
+                DoctorChoice(
+                    doctor_id=doctor_id,
+                    first_name=user.first_name,
+                    last_name=user.last_name,
+                    specialization=user.specialization or "general",
+                    languages=tuple(sorted(user.languages)) or ("ru",),
+                    rating=user.rating,
+                    eta_s=round(record.eta_s, 1),
+                    distance_m=round(record.distance_m, -2),
+                )
+            )
+        return out
 
     # -- reading, with object-level checks ------------------------------------------------
 

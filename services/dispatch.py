@@ -38,6 +38,8 @@ class MatcherCandidates:
             call_type=booking.call_type,
             clinic_id=booking.clinic_id,
             is_emergency=booking.is_emergency,
+            patient_is_child=booking.patient_is_child,
+            languages=frozenset({booking.language}) if booking.language else frozenset(),
             declined_by=frozenset(booking.excluded_doctors),
             busy=exclude - booking.excluded_doctors,
         )

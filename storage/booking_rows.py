@@ -21,7 +21,8 @@ BOOKING_COLUMNS = (
     "latitude", "longitude", "status", "priority", "is_emergency", "emergency_type",
     "scheduled_time", "created_at", "assigned_at", "started_at", "completed_at", "cancelled_at",
     "notes", "estimated_duration_s", "actual_duration_s", "estimated_price", "final_price",
-    "excluded_doctors", "requested_doctor_id", "others_if_declined",
+    "excluded_doctors", "requested_doctor_id", "others_if_declined", "patient_is_child",
+    "language",
 )  # fmt: skip
 UPDATE_COLUMNS = (
     "booking_id",
@@ -84,7 +85,7 @@ def booking_row(b: Booking, *, times: bool = True) -> tuple[Any, ...]:
         b.final_price,
         # a text[] for PostgreSQL, JSON text for SQLite; sorted, so a save is repeatable
         sorted(b.excluded_doctors) if times else orjson.dumps(sorted(b.excluded_doctors)).decode(),
-        b.requested_doctor_id, b.others_if_declined,
+        b.requested_doctor_id, b.others_if_declined, b.patient_is_child, b.language,
     )  # fmt: skip
 
 
@@ -138,6 +139,8 @@ def booking_from(
         excluded_doctors=_doctor_set(row.get("excluded_doctors")),
         requested_doctor_id=row.get("requested_doctor_id"),
         others_if_declined=bool(row.get("others_if_declined", True)),
+        patient_is_child=bool(row.get("patient_is_child", False)),
+        language=row.get("language"),
     )
     for u in updates:
         at = from_time(u["created_at"])

@@ -143,6 +143,8 @@ bookings = Table(
     Column("excluded_doctors", ARRAY(Text), nullable=False),
     Column("requested_doctor_id", Text),
     Column("others_if_declined", Boolean, nullable=False),
+    Column("patient_is_child", Boolean, nullable=False),
+    Column("language", Text),
     schema="booking",
 )
 

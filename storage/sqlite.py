@@ -54,7 +54,9 @@ CREATE TABLE IF NOT EXISTS bookings (
     final_price REAL,
     excluded_doctors TEXT NOT NULL DEFAULT '[]',
     requested_doctor_id TEXT,
-    others_if_declined INTEGER NOT NULL DEFAULT 1
+    others_if_declined INTEGER NOT NULL DEFAULT 1,
+    patient_is_child INTEGER NOT NULL DEFAULT 0,
+    language TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS bookings_one_active_per_doctor ON bookings (doctor_id)
     WHERE status IN ('assigned', 'en_route', 'arrived', 'in_progress');
@@ -119,6 +121,8 @@ class SqliteBookingStore:
                     "excluded_doctors TEXT NOT NULL DEFAULT '[]'",
                     "requested_doctor_id TEXT",
                     "others_if_declined INTEGER NOT NULL DEFAULT 1",
+                    "patient_is_child INTEGER NOT NULL DEFAULT 0",
+                    "language TEXT",
                 ):
                     self._conn.execute(f"ALTER TABLE bookings ADD COLUMN {column}")
             self._conn.executescript(_SCHEMA)

@@ -338,7 +338,13 @@ async def test_an_embedded_store_of_the_first_schema_is_upgraded(tmp_path: Path)
     await store.save(d.core.bookings["b1"])
     await store.close()
     conn = sqlite3.connect(path)
-    for column in ("excluded_doctors", "requested_doctor_id", "others_if_declined"):
+    for column in (
+        "excluded_doctors",
+        "requested_doctor_id",
+        "others_if_declined",
+        "patient_is_child",
+        "language",
+    ):
         conn.execute(f"ALTER TABLE bookings DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
@@ -353,3 +359,20 @@ async def test_an_embedded_store_of_the_first_schema_is_upgraded(tmp_path: Path)
         assert again is not None and again.excluded_doctors == {"doc-1"}
     finally:
         await store.close()
+
+
+async def test_what_the_patient_asked_for_round_trips(store: BookingStore) -> None:
+    d = Driver(DispatchCore(ScriptedCandidates(DOCTORS)))
+    d.do(
+        RequestBooking(
+            "b1", "pat-1", 55.75, 37.62, requested_doctor_id="doc-2",
+            others_if_declined=False, patient_is_child=True, language="en",
+        )
+    )  # fmt: skip
+    booking = d.core.bookings["b1"]
+    await store.save(booking)
+    loaded = await store.load("b1")
+    assert loaded is not None
+    same(booking, loaded)
+    assert (loaded.requested_doctor_id, loaded.others_if_declined) == ("doc-2", False)
+    assert (loaded.patient_is_child, loaded.language) == (True, "en")
