@@ -3,16 +3,21 @@ answers, audit records, doctors' documents. Pure, like the dispatch core: no I/O
 adapters in storage/ implement the ports."""
 
 from accounts.model import (
+    LOCALES,
+    MAX_SAVED_ADDRESSES,
     AuditRecord,
     DoctorDocument,
     IdempotentResponse,
     RefreshToken,
     Role,
+    SavedAddress,
     User,
 )
 from accounts.ports import AccountExistsError, AccountStore
 
 __all__ = [
+    "LOCALES",
+    "MAX_SAVED_ADDRESSES",
     "AccountExistsError",
     "AccountStore",
     "AuditRecord",
@@ -20,5 +25,6 @@ __all__ = [
     "IdempotentResponse",
     "RefreshToken",
     "Role",
+    "SavedAddress",
     "User",
 ]

@@ -14,6 +14,20 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+LOCALES = ("ru", "en")  # the languages the apps speak; Russian first
+MAX_SAVED_ADDRESSES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class SavedAddress:
+    """A place a patient keeps for booking again: home, a parent's flat, the office."""
+
+    label: str  # the patient's name for it, e.g. "Дом"
+    address: str  # the address as found (geocoded) or typed
+    lat: float
+    lon: float
+
+
 @dataclass(slots=True)
 class User:
     """One account. Doctors carry their clinical profile; clinic admins their clinic."""
@@ -39,6 +53,8 @@ class User:
     treats_adults: bool = True
     treats_children: bool = False
     rating: float | None = None  # mean of reviews; None until the first one
+    locale: str | None = None  # "ru" or "en"; None: the browser's language decides
+    saved_addresses: tuple[SavedAddress, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,15 @@ import json
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from accounts.model import AuditRecord, DoctorDocument, IdempotentResponse, RefreshToken, Role, User
+from accounts.model import (
+    AuditRecord,
+    DoctorDocument,
+    IdempotentResponse,
+    RefreshToken,
+    Role,
+    SavedAddress,
+    User,
+)
 from storage.booking_rows import from_time, to_time
 
 
@@ -26,7 +34,7 @@ USER_COLUMNS = (
     "id", "email", "phone", "password_hash", "first_name", "last_name", "role", "is_active",
     "blocked_reason", "is_verified", "clinic_id", "specialization", "license_number",
     "license_expires", "experience_years", "languages", "treats_adults", "treats_children",
-    "rating", "created_at", "updated_at",
+    "rating", "created_at", "updated_at", "locale", "saved_addresses",
 )  # fmt: skip
 TOKEN_COLUMNS = (
     "token_id",
@@ -87,6 +95,7 @@ def user_row(u: User, *, embedded: bool = False) -> tuple[Any, ...]:
     _text(
         u.user_id, u.email, u.phone, u.password_hash, u.first_name, u.last_name,
         u.blocked_reason, u.clinic_id, u.specialization, u.license_number, *u.languages,
+        u.locale, *(a.label for a in u.saved_addresses), *(a.address for a in u.saved_addresses),
     )  # fmt: skip
     t = _times(embedded)
     languages: Any = (
@@ -96,7 +105,12 @@ def user_row(u: User, *, embedded: bool = False) -> tuple[Any, ...]:
         u.user_id, u.email, u.phone, u.password_hash, u.first_name, u.last_name, Role(u.role).value,
         u.is_active, u.blocked_reason, u.is_verified, u.clinic_id, u.specialization,
         u.license_number, t(u.license_expires_s), u.experience_years, languages, u.treats_adults,
-        u.treats_children, u.rating, t(u.created_s), t(u.updated_s),
+        u.treats_children, u.rating, t(u.created_s), t(u.updated_s), u.locale,
+        json.dumps(
+            [{"label": a.label, "address": a.address, "lat": a.lat, "lon": a.lon}
+             for a in u.saved_addresses],
+            ensure_ascii=False,
+        ),
     )  # fmt: skip
 
 
@@ -127,6 +141,11 @@ def user_from(row: Row) -> User:
         treats_adults=bool(row["treats_adults"]),
         treats_children=bool(row["treats_children"]),
         rating=None if rating is None else float(rating),
+        locale=row["locale"],
+        saved_addresses=tuple(
+            SavedAddress(str(a["label"]), str(a["address"]), float(a["lat"]), float(a["lon"]))
+            for a in json.loads(row["saved_addresses"] or "[]")
+        ),
     )
 
 

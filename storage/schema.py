@@ -21,7 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.dialects.postgresql import BYTEA
+from sqlalchemy.dialects.postgresql import BYTEA, JSONB
 
 metadata = MetaData()
 
@@ -53,6 +53,9 @@ users = Table(
     Column("treats_adults", Boolean, nullable=False),
     Column("treats_children", Boolean, nullable=False),
     Column("rating", Float),
+    # 0004
+    Column("locale", Text),
+    Column("saved_addresses", JSONB, nullable=False),
     schema="auth",
 )
 

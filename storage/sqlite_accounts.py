@@ -49,7 +49,7 @@ from storage.account_rows import (
 )
 
 COMPONENT = "accounts"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _VERSIONS = """
 CREATE TABLE IF NOT EXISTS schema_versions (
@@ -82,7 +82,9 @@ CREATE TABLE IF NOT EXISTS users (
     treats_children INTEGER NOT NULL DEFAULT 0,
     rating REAL,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    locale TEXT CHECK (locale IN ('ru', 'en')),
+    saved_addresses TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS users_created ON users (created_at, id);
 CREATE INDEX IF NOT EXISTS users_role_created ON users (role, created_at, id);
@@ -210,10 +212,17 @@ class SqliteAccountStore:
             )
         if version == SCHEMA_VERSION:
             return
+        upgrade = ""
+        if version == 1:  # 1 -> 2: the profile's language and saved addresses
+            upgrade = (
+                "ALTER TABLE users ADD COLUMN locale TEXT CHECK (locale IN ('ru', 'en'));\n"
+                "ALTER TABLE users ADD COLUMN saved_addresses TEXT NOT NULL DEFAULT '[]';\n"
+            )
         # executescript commits first, so the transaction is part of the script.
         try:
             c.executescript(
                 "BEGIN IMMEDIATE;\n"
+                + upgrade
                 + _SCHEMA
                 + f"INSERT INTO schema_versions (component, version) VALUES ('{COMPONENT}', {SCHEMA_VERSION})"
                 " ON CONFLICT (component) DO UPDATE SET version = excluded.version"

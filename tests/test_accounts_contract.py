@@ -372,7 +372,7 @@ async def test_the_embedded_stores_share_one_file(tmp_path: Path) -> None:
     try:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2  # the booking store's
         assert conn.execute("SELECT component, version FROM schema_versions").fetchall() == [
-            ("accounts", 1)
+            ("accounts", 2)
         ]
         conn.execute("UPDATE schema_versions SET version = 99")
         conn.commit()
@@ -401,3 +401,44 @@ async def test_audit_records_are_append_only(store: AccountStore) -> None:
                 with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
                     await conn.execute(sql)
     assert len(await store.audit_of("user", "u1")) == 1
+
+
+async def test_the_profiles_language_and_saved_addresses_round_trip(store: AccountStore) -> None:
+    from accounts import SavedAddress
+
+    home = SavedAddress("Дом", "ул. Большая Покровская, 5", 56.3219, 44.0025)
+    mum = SavedAddress("Мама", "пл. Минина и Пожарского, 1", 56.3271, 44.0062)
+    await store.create_user(user("u1", locale="ru", saved_addresses=(home, mum)))
+    loaded = await store.user("u1")
+    assert loaded is not None
+    assert loaded.locale == "ru" and loaded.saved_addresses == (home, mum)
+    loaded.locale = "en"
+    loaded.saved_addresses = (mum,)
+    await store.update_user(loaded)
+    again = await store.user("u1")
+    assert again is not None and again.locale == "en" and again.saved_addresses == (mum,)
+    await store.create_user(user("u2"))
+    plain = await store.user("u2")
+    assert plain is not None and plain.locale is None and plain.saved_addresses == ()
+
+
+async def test_an_embedded_accounts_store_of_the_first_schema_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    accounts = SqliteAccountStore(path)
+    await accounts.create_user(user("u1"))
+    await accounts.close()
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE users DROP COLUMN saved_addresses")
+    conn.execute("ALTER TABLE users DROP COLUMN locale")
+    conn.execute("UPDATE schema_versions SET version = 1 WHERE component = 'accounts'")
+    conn.commit()
+    conn.close()
+    accounts = SqliteAccountStore(path)
+    try:
+        loaded = await accounts.user("u1")
+        assert loaded is not None and loaded.locale is None and loaded.saved_addresses == ()
+        loaded.locale = "en"
+        await accounts.update_user(loaded)
+        assert (await accounts.user("u1")).locale == "en"  # type: ignore[union-attr]
+    finally:
+        await accounts.close()

@@ -20,6 +20,7 @@ SQL_TYPE = {
     "geography(POINT,4326)": "geography",
     "ARRAY": "ARRAY",  # element type checked through udt_name
     "BYTEA": "bytea",
+    "JSONB": "jsonb",
 }
 REAL_OK = {("geo", "locations", "accuracy_m"), ("geo", "location_history", "accuracy_m")}
 
@@ -86,7 +87,7 @@ async def test_the_accounts_migration_goes_down_and_up_again(postgis_url: str) -
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == head_revision() == "0003"
+    assert await current_revision(postgis_url) == head_revision() == "0004"
 
 
 async def test_declines_and_shifts_migration_goes_down_and_up_again(postgis_url: str) -> None:
@@ -111,4 +112,4 @@ async def test_declines_and_shifts_migration_goes_down_and_up_again(postgis_url:
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == "0003"
+    assert await current_revision(postgis_url) == "0004"
