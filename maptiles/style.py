@@ -83,7 +83,7 @@ def map_style(
     """The style document. `tiles_url` has {z}/{x}/{y}, `glyphs_url` {fontstack}/{range};
     bounds are (south, west, north, east)."""
     south, west, north, east = bounds
-    label = ["coalesce", ["get", "name"], ["get", "name_en"]]
+    label = ["get", "name"]  # the extract's own language
     halo = {"text-halo-color": "rgba(255,255,255,0.9)", "text-halo-width": 1.4}
     green_color: list[Any] = ["match", ["get", "class"]]
     for green_class, color in GREEN_COLORS.items():

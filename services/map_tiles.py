@@ -112,6 +112,14 @@ class MapTiles:
         self.load_seconds = 0.0
         self.cache_hit = False
 
+    @classmethod
+    def from_features(cls, features: MapFeatures, source_sha256: str, **kwargs: Any) -> MapTiles:
+        """Already compiled features (benchmarks, tests): nothing is read."""
+        tiles = cls(Path(features.meta.get("source", "map")), Path("."), **kwargs)
+        tiles._features = features
+        tiles._sha256 = source_sha256
+        return tiles
+
     # -- features -------------------------------------------------------------------------
 
     def load(self) -> MapFeatures:
