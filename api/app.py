@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from api import errors, openapi
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.pages import install_pages
-from api.routes import admin, asyncapi, auth, bookings, doctors, operators
+from api.routes import admin, asyncapi, auth, bookings, doctors, geocode, operators
 from api.routes import map as map_routes  # "map" alone would shadow the builtin
 from api.schemas import Health
 from api.security import RuntimeDep, public
@@ -51,6 +51,7 @@ def create_app(
     api = APIRouter(prefix=API_PREFIX)
     for module in (auth, bookings, doctors, operators, admin, map_routes):
         api.include_router(module.router)
+    api.include_router(geocode.router)
     api.add_api_route(
         "/health",
         health,
