@@ -3,8 +3,10 @@
 Every indexed word is stored under each string obtained by deleting up to d of its
 letters; a query word's own deletions looked up there give every indexed word within d
 edits (insertions, deletions, substitutions, adjacent transpositions), which are then
-verified with the restricted Damerau-Levenshtein distance. d is 1 for words of 4-7
-letters and 2 from 8 on; shorter words must match exactly.
+verified with the restricted Damerau-Levenshtein distance. A query word may be up to 1
+edit away when it has 4-7 letters as typed and 2 from 8 letters on (folding shortens
+words: "щ" is one letter, "shch" four); shorter words must match exactly. Indexed words
+are stored deep enough for that (2 deletions from 5 letters on).
 """
 
 from __future__ import annotations
@@ -16,9 +18,17 @@ MIN_FUZZY_CHARS = 4
 
 
 def max_edits(length: int) -> int:
+    """Edits allowed to a query word of `length` letters as typed."""
     if length < MIN_FUZZY_CHARS:
         return 0
     return 1 if length < 8 else 2
+
+
+def index_depth(length: int) -> int:
+    """Deletions stored for an indexed (folded) word of `length` letters."""
+    if length < MIN_FUZZY_CHARS:
+        return 0
+    return 1 if length < 5 else 2
 
 
 def deletions(word: str, depth: int) -> set[str]:
@@ -65,7 +75,7 @@ class DeletionIndex:
         self._by_deletion: dict[str, list[int]] = {}
         self.words: list[str] = []
         for word in vocabulary:
-            depth = max_edits(len(word))
+            depth = index_depth(len(word))
             if depth == 0:
                 continue
             wid = len(self.words)
@@ -76,11 +86,11 @@ class DeletionIndex:
     def __len__(self) -> int:
         return len(self.words)
 
-    def lookup(self, word: str) -> list[tuple[str, int]]:
-        """(indexed word, edits) for every indexed word within the allowed edits of
-        `word` (the allowance of the longer of the two), the word itself excluded."""
-        depth = max_edits(len(word))
-        if depth == 0:
+    def lookup(self, word: str, depth: int) -> list[tuple[str, int]]:
+        """(indexed word, edits) for every indexed word within `depth` edits of `word`
+        (and within the depth it was stored at), the word itself excluded."""
+        depth = min(depth, 2)
+        if depth <= 0 or len(word) < 2:
             return []
         seen: set[int] = set()
         out: list[tuple[str, int]] = []
@@ -92,7 +102,7 @@ class DeletionIndex:
                 candidate = self.words[wid]
                 if candidate == word:
                     continue
-                allowed = min(depth, max_edits(len(candidate)))
+                allowed = min(depth, index_depth(len(candidate)))
                 edits = osa_distance(word, candidate, allowed)
                 if 0 < edits <= allowed:
                     out.append((candidate, edits))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from geocoding.text import clean, fold_word
 
-_LETTER = r"[a-zа-я]"
+_LETTER = r"(?:zh|kh|ch|sh|[a-zа-я])"  # Ж, Х, Ч, Ш transliterated are two letters
 _HOUSE_RE = re.compile(
     rf"""
     (?<![\w/.-])

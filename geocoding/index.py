@@ -34,12 +34,13 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
-from geocoding.fuzzy import DeletionIndex
+from geocoding.fuzzy import DeletionIndex, max_edits
 from geocoding.gazetteer import SETTLEMENT_REACH_M, FloatArray, Gazetteer, IntArray
 from geocoding.housenumber import HouseNumber, house_match, parse_house_number, split_house_number
 from geocoding.model import GeocodeResult, Kind, Language, check_query
 from geocoding.text import (
     FOLDED_STOPWORDS,
+    TYPE_OF_SPELLING,
     display_name,
     fold_query_token,
     fold_word,
@@ -55,6 +56,8 @@ LIGHT_WORD_FACTOR = 0.25  # street types and "de", "da" weigh this much of a wor
 NEAR_BIAS = 0.15  # the most proximity adds to a score
 NEAR_HALF_M = 2_000.0  # at this distance proximity adds half of NEAR_BIAS
 CLUSTERS_PER_NAME = 3  # one name may be several streets (areas): at most this many answers
+MAX_QUERY_WORDS = 12  # words of a query beyond these are not looked at
+MAX_FUZZY_CHARS = 32  # longer words match exactly or as a prefix only
 
 
 @dataclass
@@ -304,6 +307,7 @@ class GeocodeIndex:
             )
         self.entry_weight = np.asarray([max(e.weight, 1e-9) for e in self.entries])
         self.fuzzy = DeletionIndex(w for w in self.words_sorted if not w.isdigit())
+        self._type_fuzzy = DeletionIndex(TYPE_OF_SPELLING)
         self._prefix_cache: dict[str, list[_Match]] = {}
 
     def _reverse_structures(self) -> None:
@@ -369,49 +373,69 @@ class GeocodeIndex:
         self._prefix_cache[word] = out
         return out
 
-    def _matches(self, word: str) -> list[_Match]:
+    def _matches(self, word: str, typed_chars: int, last: bool) -> list[_Match]:
+        """Vocabulary words matching a query word (folded; `typed_chars` long as typed):
+        the word itself; words it begins (when it is the query's last word, being typed,
+        or no word of the index is spelled so: an abbreviation, "b" for Большая); words
+        within the edits its length allows; a street type it misspells."""
         out: list[_Match] = []
         exact = self.word_id.get(word)
         if exact is not None:
             out.append(_Match(exact, 1.0))
-        if not word.isdigit() and not is_type_word(word):
+        if word.isdigit() or is_type_word(word):
+            return out
+        if last or exact is None:
             out.extend(self._prefix_matches(word))
-            for candidate, edits in self.fuzzy.lookup(word):
-                quality = (0.8 if len(word) >= 6 else 0.7) if edits == 1 else 0.6
+        if len(word) <= MAX_FUZZY_CHARS:
+            for candidate, edits in self.fuzzy.lookup(word, max_edits(typed_chars)):
+                quality = (0.8 if typed_chars >= 6 else 0.7) if edits == 1 else 0.6
                 out.append(_Match(self.word_id[candidate], quality))
+            if exact is None:
+                for type_word, _ in self._type_fuzzy.lookup(word, max_edits(typed_chars)):
+                    type_id = self.word_id.get(TYPE_OF_SPELLING[type_word])
+                    if type_id is not None:
+                        out.append(_Match(type_id, 0.8))
         return out
 
-    def _take_city(self, keys: list[str]) -> tuple[list[str], int | None]:
+    def _take_city(self, keys: list[tuple[str, int]]) -> tuple[list[tuple[str, int]], int | None]:
         """A settlement named in the query ("Нижний Новгород, ...") is a filter, not a
         street's word: its words are taken out."""
+        folded = [k for k, _ in keys]
         for s, settle in enumerate(self._settle_keys):
-            if settle and all(k in keys for k in settle):
+            if settle and all(k in folded for k in settle):
                 rest = list(keys)
                 for k in settle:
-                    rest.remove(k)
+                    rest.pop([r for r, _ in rest].index(k))
                 if rest:
                     return rest, s
         return keys, None
 
-    def name_scores(self, keys: list[str]) -> npt.NDArray[np.float64]:
-        """Per name entry, how well it matches the query's folded words (0..1)."""
+    def name_scores(self, keys: list[tuple[str, int]]) -> npt.NDArray[np.float64]:
+        """Per name entry, how well it matches the query's words (0..1): each word
+        folded, with its length as typed (which sets the edits allowed)."""
         n = len(self.entries)
         total = np.zeros(n, dtype=np.float64)
         query_weight = 0.0
-        for key in keys:
-            matches = self._matches(key)
+        keys = keys[:MAX_QUERY_WORDS]
+        for k, (key, typed_chars) in enumerate(keys):
+            matches = self._matches(key, typed_chars, last=k == len(keys) - 1)
             if not matches:
                 query_weight += self.unmatched_weight
                 continue
-            best = np.zeros(n, dtype=np.float64)
-            top_weight = 0.0
-            for m in matches:
-                weight = float(self.word_weight[m.word_id])
-                top_weight = max(top_weight, weight)
-                idx = self.postings[m.word_id]
-                best[idx] = np.maximum(best[idx], m.quality * weight)
+            # A word weighs what its own spelling weighs (else its best match): a match
+            # may not count for more, or "da" would weigh as much as "Damão" it begins.
             exact = self.word_id.get(key)
-            query_weight += float(self.word_weight[exact]) if exact is not None else top_weight
+            own = (
+                float(self.word_weight[exact])
+                if exact is not None
+                else max(float(self.word_weight[m.word_id]) for m in matches)
+            )
+            best = np.zeros(n, dtype=np.float64)
+            for m in matches:
+                value = m.quality * min(float(self.word_weight[m.word_id]), own)
+                idx = self.postings[m.word_id]
+                best[idx] = np.maximum(best[idx], value)
+            query_weight += own
             total += best
         if query_weight <= 0.0:
             return total
@@ -431,7 +455,9 @@ class GeocodeIndex:
             near = validate_lat_lon(*near)
         street_text, house = split_house_number(text)
         keys = [
-            fold_query_token(w) for w in words(street_text) if not (w.isdigit() and len(w) >= 5)
+            (fold_query_token(w), len(w))
+            for w in words(street_text)
+            if not (w.isdigit() and len(w) >= 5)  # a postcode
         ]
         keys, city = self._take_city(keys)
         if not keys or not self.entries:

@@ -7,8 +7,10 @@ usual ways of writing it in Latin letters to one string:
 - Cyrillic is first transliterated (a GOST/BGN-like table: ж zh, х kh, ц ts, ч ch, ш sh,
   щ shch, ю yu, я ya, й y, ы y; ъ ь dropped);
 - Latin spellings are then collapsed: shch/sch → щ, ch/tch → ч, sh → ш, zh → ж, kh/h → х,
-  ts/tz/tc/cz → ц, x → ks, w → v, q → k, ph → f; i, y and j are one letter (so ya, ia, ja
-  and iy, ij, y, ii all agree); apostrophes go; doubled letters are single.
+  ts/tz/tc/cz → ц, x → ks, w → v, q → k, ph → f; i, y and j are one letter, and a run of
+  them is one (so ya, ia, ja and iy, ij, y, ii all agree); yo and jo are e (ё is
+  written both ways); apostrophes go. Doubled letters stay: a typo often doubles one, and one
+  edit is what the typo-tolerant match allows for it.
 
 So "Большая Покровская", "Bolshaya Pokrovskaya", "Bol'shaja Pokrovskaja" and
 "Bolshaia Pokrovskaia" (ICAO) fold alike; what differs beyond that (ё written as "o", a
@@ -84,13 +86,13 @@ def to_cyrillic(text: str) -> str:
 # folded classes of Cyrillic sounds Latin spells with two letters.
 _FOLD = [
     ("shch", "W"), ("shh", "W"), ("sch", "W"), ("tsch", "C"), ("tch", "C"), ("ch", "C"),
-    ("sh", "S"), ("zh", "Z"), ("kh", "h"), ("ts", "c"), ("tz", "c"), ("tc", "c"),
+    ("ksh", "kS"), ("sh", "S"), ("zh", "Z"), ("kh", "h"), ("ts", "c"), ("tz", "c"), ("tc", "c"),
     ("cz", "c"), ("ks", "X"), ("x", "X"), ("ph", "f"), ("w", "v"), ("q", "k"),
-    ("y", "i"), ("j", "i"),
+    ("yo", "e"), ("jo", "e"), ("y", "i"), ("j", "i"),
 ]  # fmt: skip
 _FOLD_RE = re.compile("|".join(re.escape(k) for k, _ in _FOLD))
 _FOLD_MAP = dict(_FOLD)
-_DOUBLES_RE = re.compile(r"(.)\1+")
+_I_RUNS_RE = re.compile(r"i+")
 
 
 def strip_accents(text: str) -> str:
@@ -98,14 +100,29 @@ def strip_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+# Cyrillic straight to the folded letters (never through Latin digraphs, which could
+# then be misread: "кш" is not "кс" + "ш"). Letter pairs whose Latin spelling folds to
+# one letter fold to it here too: кс (ks, x), тс (ts), сч (sch), тч (tch).
+_CYR_PAIRS = {"кс": "X", "тс": "c", "сч": "W", "тч": "C"}
+_CYR_PAIRS_RE = re.compile("|".join(_CYR_PAIRS))
+_CYR_FOLD = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "Z",
+    "з": "z", "и": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
+    "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "h", "ц": "c",
+    "ч": "C", "ш": "S", "щ": "W", "ъ": "", "ы": "i", "ь": "", "э": "e", "ю": "iu",
+    "я": "ia", "і": "i", "ї": "i", "є": "ie", "ґ": "g",
+}  # fmt: skip
+
+
 @lru_cache(maxsize=65_536)
 def fold_word(word: str) -> str:
     """The spelling-insensitive key of one lower-case word (letters and digits only)."""
     if has_cyrillic(word):
-        word = "".join(_CYR_TO_LAT.get(ch, ch) for ch in word)
+        word = _CYR_PAIRS_RE.sub(lambda m: _CYR_PAIRS[m.group(0)], word)
+        word = "".join(_CYR_FOLD.get(ch, ch) for ch in word)
     word = strip_accents(word)
-    word = _FOLD_RE.sub(lambda m: _FOLD_MAP[m.group(0)], word)
-    return _DOUBLES_RE.sub(r"\1", word)
+    word = _FOLD_RE.sub(lambda m: _FOLD_MAP.get(m.group(0), m.group(0)), word)
+    return _I_RUNS_RE.sub("i", word)
 
 
 # -- words and abbreviations ------------------------------------------------------------
@@ -147,6 +164,12 @@ _AMBIGUOUS_ABBREVIATIONS = frozenset(
     {"r", "al", "st", "str", "pr", "sh", "av", "br", "bd", "cc", "per", "pl", "tie", "ш", "бр"}
 )
 FOLDED_STOPWORDS = frozenset(fold_word(w) for w in STOPWORDS)
+# Spelled-out types (4 letters and more), folded, to their type: for misspelled types.
+TYPE_OF_SPELLING: dict[str, str] = {
+    fold_word(spelling): canonical
+    for spelling, canonical in _SPELLING_TO_TYPE.items()
+    if len(spelling) >= 4 and "." not in spelling
+}
 
 
 def is_type_word(folded: str) -> bool:
