@@ -75,7 +75,7 @@ _INFORMAL = {**_BGN, "х": "h", "ц": "c", "щ": "sch", "ь": "", "й": "j", "ю
              "ё": "e", "ы": "i"}  # fmt: skip
 SCHEMES = {"bgn": _BGN, "icao": _ICAO, "informal": _INFORMAL}
 # street types: how people write them in Latin letters (None: left out)
-_LATIN_TYPES = {
+_LATIN_TYPES: dict[str, list[str | None]] = {
     "улица": ["ulitsa", "ul.", "ul", None, "street"],
     "проспект": ["prospekt", "pr.", "prosp.", "avenue"],
     "переулок": ["pereulok", "per.", None],
@@ -156,7 +156,7 @@ def address_query(street: str, house: str, style: str, rng: random.Random) -> st
     latin_words = []
     for w in words:
         if w.lower() in _LATIN_TYPES:
-            spelled = rng.choice(_LATIN_TYPES[w.lower()])
+            spelled: str | None = rng.choice(_LATIN_TYPES[w.lower()])
             if spelled is not None:
                 latin_words.append(spelled)
         else:
