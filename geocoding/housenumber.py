@@ -10,17 +10,19 @@ from dataclasses import dataclass
 from geocoding.text import clean, fold_word
 
 _LETTER = r"(?:zh|kh|ch|sh|[a-zа-я])"  # Ж, Х, Ч, Ш transliterated are two letters
+# what may follow a house's letter: корпус, строение, литера
+_PART = r"(?:корпус|корп|кор|к|korpus|korp|kor|k|строение|стр|с|stroenie|str|s)"
 _HOUSE_RE = re.compile(
     rf"""
     (?<![\w/.-])
     (?:(?:д|дом|d|dom|№|no|n)\.?\s*(?=\d))?
     (?P<num>\d{{1,5}})
     (?:
-        -?(?P<letter>{_LETTER})(?!{_LETTER}|\d)              # 5а, 5-а
+        -?(?P<letter>{_LETTER})(?=$|[^\w]|{_PART}\.?\s*\d)   # 5а, 5-а, 5ак1
       | \s+(?P<letter2>{_LETTER})(?=\s*(?:$|,|;))            # 5 а, at the end
     )?
-    (?:\s*/\s*(?P<slash>\d{{1,4}}{_LETTER}?)(?!\w))?
-    (?:\s*,?\s*(?:корпус|корп|кор|к|korpus|korp|kor|k)\.?\s*(?P<building>\d{{1,3}}{_LETTER}?)(?!\w))?
+    (?:\s*/\s*(?P<slash>\d{{1,4}}(?:{_LETTER}(?!\d))?))?
+    (?:\s*,?\s*(?:корпус|корп|кор|к|korpus|korp|kor|k)\.?\s*(?P<building>\d{{1,3}}(?:{_LETTER}(?!\d))?))?
     (?:\s*,?\s*(?:строение|стр|с|stroenie|str|s)\.?\s*(?P<structure>\d{{1,3}})(?!\w))?
     (?:\s*,?\s*(?:литера|лит|litera|lit)\.?\s*(?P<litera>{_LETTER})(?!\w))?
     (?![\w/])

@@ -9,8 +9,8 @@ Forward search:
    share their type's key.
 3. Each query word is matched against the index's vocabulary: exactly, as a prefix of a
    word (the query is being typed, or abbreviated: "b" for Большая), or within one or two
-   edits (`fuzzy`, a deletion dictionary). Quality: exact 1, prefix 0.6-0.9, one edit
-   0.7-0.8, two edits 0.6.
+   edits (`fuzzy`, a deletion dictionary). Quality: exact 1, prefix 0.72-0.95, one edit
+   0.65-0.7, two edits 0.55.
 4. Each name (a street name, a place name) scores the weighted share of the query's words
    it matches (weights: inverse document frequency; street types and "de", "da" count a
    quarter), times a factor for the share of its own words matched.
@@ -364,7 +364,7 @@ class GeocodeIndex:
         lo = bisect.bisect_left(self.words_sorted, word)
         hi = bisect.bisect_left(self.words_sorted, word + "\U0010ffff")
         out = [
-            _Match(i, 0.6 + 0.3 * len(word) / len(self.words_sorted[i]))
+            _Match(i, 0.72 + 0.23 * len(word) / len(self.words_sorted[i]))
             for i in range(lo, hi)
             if self.words_sorted[i] != word
         ]
@@ -388,7 +388,7 @@ class GeocodeIndex:
             out.extend(self._prefix_matches(word))
         if len(word) <= MAX_FUZZY_CHARS:
             for candidate, edits in self.fuzzy.lookup(word, max_edits(typed_chars)):
-                quality = (0.8 if typed_chars >= 6 else 0.7) if edits == 1 else 0.6
+                quality = (0.7 if typed_chars >= 6 else 0.65) if edits == 1 else 0.55
                 out.append(_Match(self.word_id[candidate], quality))
             if exact is None:
                 for type_word, _ in self._type_fuzzy.lookup(word, max_edits(typed_chars)):
