@@ -306,3 +306,25 @@ def test_not_a_map(tmp_path: Path) -> None:
         read_gazetteer(bad)
     with pytest.raises(OsmFileError, match="no such file"):
         read_gazetteer(tmp_path / "missing.osm.pbf")
+
+
+def test_settings_name_what_a_provider_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from tot.server import runtime_config
+    from tot.settings import Settings
+
+    monkeypatch.setenv("TOT_GEOCODER", "nominatim")
+    with pytest.raises(ValidationError, match="TOT_NOMINATIM_URL"):
+        Settings()
+    monkeypatch.setenv("TOT_GEOCODER", "yandex")
+    with pytest.raises(ValidationError, match="TOT_YANDEX_GEOCODER_KEY"):
+        Settings()
+    monkeypatch.setenv("TOT_YANDEX_GEOCODER_KEY", "secret-key-123")
+    settings = Settings()
+    assert "secret-key-123" not in repr(settings)
+    config = runtime_config(settings)
+    assert config.geocoder == "yandex" and config.yandex_geocoder_key == "secret-key-123"
+    assert "secret-key-123" not in repr(config)
+    monkeypatch.delenv("TOT_GEOCODER")
+    assert Settings().geocoder == "offline"

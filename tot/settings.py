@@ -110,6 +110,10 @@ class Settings(BaseSettings):
                 "bytes in production (for example: python -c 'import secrets; "
                 "print(secrets.token_urlsafe(48))')"
             )
+        if self.geocoder == "nominatim" and not self.nominatim_url:
+            raise ValueError("TOT_GEOCODER=nominatim needs TOT_NOMINATIM_URL")
+        if self.geocoder == "yandex" and not self.yandex_geocoder_key:
+            raise ValueError("TOT_GEOCODER=yandex needs TOT_YANDEX_GEOCODER_KEY")
         if len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"TOT_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
         if self.env == "production" and self.admin_password is not None:
