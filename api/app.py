@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from api import errors, openapi
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.pages import install_pages
-from api.routes import admin, asyncapi, auth, bookings, doctors, operators, tiles
+from api.routes import admin, asyncapi, auth, bookings, doctors, geocode, operators, tiles
 from api.routes import map as map_routes  # "map" alone would shadow the builtin
 from api.schemas import Health
 from api.security import RuntimeDep, public
@@ -52,6 +52,7 @@ def create_app(
     for module in (auth, bookings, doctors, operators, admin, map_routes):
         api.include_router(module.router)
     api.include_router(tiles.api_router)  # /api/v1/map/info
+    api.include_router(geocode.router)
     api.add_api_route(
         "/health",
         health,

@@ -27,6 +27,7 @@ from services.bus import Bus, InProcessBus
 from services.dispatch import MatcherCandidates
 from services.doctors import DoctorService
 from services.engine import Engine, Stores, open_stores
+from services.geocoding import GeocodingConfig, GeocodingService
 from services.idempotency import Idempotency
 from services.realtime import Realtime, RealtimePolicy
 from services.road_network import open_router
@@ -66,6 +67,12 @@ class RuntimeConfig:
     login_rate_per_min: int = 10  # per IP and per e-mail
     booking_rate_per_min: int = 30  # per account
     booking_rate_per_ip_per_min: int = 120
+    geocoder: str = "offline"  # offline | nominatim | yandex
+    nominatim_url: str | None = None
+    yandex_geocoder_key: str | None = field(default=None, repr=False)
+    geocoder_contact: str | None = None
+    geocode_rate_per_min: int = 300  # per account: address search as one types
+    preload_geocoder: bool = False  # build the offline index at start (tot serve)
 
 
 @dataclass
@@ -87,6 +94,7 @@ class Runtime:
     rate_limiter: RateLimiter
     bus: Bus
     realtime: Realtime
+    geocoding: GeocodingService
     redis: Any = None
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -99,6 +107,7 @@ class Runtime:
         *,
         clock: Callable[[], float] = time.time,
         router: Router | None = None,
+        geocoding: GeocodingService | None = None,
     ) -> Runtime:
         if router is None:
             router, _ = open_router(
@@ -171,6 +180,7 @@ class Runtime:
             realtime=Realtime(
                 engine, bookings, doctors, registry, router, bus, clock, config.realtime_policy
             ),
+            geocoding=geocoding or GeocodingService(geocoding_config(config)),
             redis=redis_client,
         )
         await runtime._ensure_admin()
@@ -180,6 +190,10 @@ class Runtime:
         runtime.realtime.start()
         runtime._tasks.append(asyncio.create_task(locations.run(), name="location-ingest"))
         runtime._tasks.append(asyncio.create_task(runtime._run_clock(), name="dispatch-clock"))
+        if config.preload_geocoder:
+            runtime._tasks.append(
+                asyncio.create_task(runtime.geocoding.preload(), name="geocoder-preload")
+            )
         return runtime
 
     async def _ensure_admin(self) -> None:
@@ -242,6 +256,7 @@ class Runtime:
                 await task
         self._tasks.clear()
         await self.audit.stop()
+        await self.geocoding.close()
         await self.engine.close()
         await self.accounts.close()
         await self.stores.close()
@@ -258,6 +273,20 @@ async def _open_accounts(config: RuntimeConfig) -> AccountStore:
 
     config.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     return SqliteAccountStore(config.sqlite_path)
+
+
+def geocoding_config(config: RuntimeConfig) -> GeocodingConfig:
+    provider = config.geocoder
+    if provider not in ("offline", "nominatim", "yandex"):
+        raise ValueError("TOT_GEOCODER must be offline, nominatim or yandex")
+    return GeocodingConfig(
+        provider=provider,  # type: ignore[arg-type]  # checked just above
+        osm_path=config.osm_path,
+        cache_dir=config.graph_cache_dir,
+        nominatim_url=config.nominatim_url,
+        yandex_key=config.yandex_geocoder_key,
+        contact=config.geocoder_contact,
+    )
 
 
 def runtime_fix_sink(locations: LocationIngest) -> Callable[[LocationFix], None]:

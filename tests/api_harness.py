@@ -14,7 +14,7 @@ import httpx
 from api.app import create_app
 from routing import Router
 from services.runtime import Runtime, RuntimeConfig
-from tests.conftest import migrate, scratch_postgis_database
+from tests.conftest import HELSINKI_OSM_PATH, migrate, scratch_postgis_database
 
 ADMIN_EMAIL = "admin@tot.example.org"
 ADMIN_PASSWORD = "admin-password-123"
@@ -94,7 +94,7 @@ class Api:
 
 def test_config(tmp_path: Path, database_url: str | None, **overrides: Any) -> RuntimeConfig:
     values: dict[str, Any] = {
-        "osm_path": Path("unused"),
+        "osm_path": HELSINKI_OSM_PATH,  # read only by the geocoder, on first use
         "graph_cache_dir": tmp_path / "graphs",
         "database_url": database_url,
         "sqlite_path": tmp_path / "tot.sqlite3",

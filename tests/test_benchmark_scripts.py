@@ -24,7 +24,7 @@ def run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_benchmark_is_found() -> None:
-    assert SCRIPTS == ["api", "gateway", "matching", "routing", "storage", "tiles"]
+    assert SCRIPTS == ["api", "gateway", "geocode", "matching", "routing", "storage", "tiles"]
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

@@ -34,6 +34,16 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
         login_rate_per_min=settings.login_rate_per_min,
         booking_rate_per_min=settings.booking_rate_per_min,
         booking_rate_per_ip_per_min=settings.booking_rate_per_ip_per_min,
+        geocoder=settings.geocoder,
+        nominatim_url=settings.nominatim_url,
+        yandex_geocoder_key=(
+            settings.yandex_geocoder_key.get_secret_value()
+            if settings.yandex_geocoder_key
+            else None
+        ),
+        geocoder_contact=settings.geocoder_contact,
+        geocode_rate_per_min=settings.geocode_rate_per_min,
+        preload_geocoder=True,
     )
 
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +73,20 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65_535)
     ws_port: int = Field(default=8001, ge=0, le=65_535, description="the WebSocket gateway")
+    geocoder: Literal["offline", "nominatim", "yandex"] = Field(
+        default="offline",
+        description="address search: the served extract's own index, or a provider",
+    )
+    nominatim_url: str | None = Field(
+        default=None, description="a Nominatim-compatible service, for TOT_GEOCODER=nominatim"
+    )
+    yandex_geocoder_key: SecretStr | None = Field(
+        default=None, description="the Yandex Geocoder API key, for TOT_GEOCODER=yandex"
+    )
+    geocoder_contact: str | None = Field(
+        default=None, description="an e-mail or URL in the geocoder's User-Agent"
+    )
+    geocode_rate_per_min: PositiveInt = Field(default=300, description="per account")
     ws_origins: list[str] | None = Field(
         default=None,
         description="browser origins for WebSockets (JSON list); default: cors_origins",
@@ -96,6 +110,10 @@ class Settings(BaseSettings):
                 "bytes in production (for example: python -c 'import secrets; "
                 "print(secrets.token_urlsafe(48))')"
             )
+        if self.geocoder == "nominatim" and not self.nominatim_url:
+            raise ValueError("TOT_GEOCODER=nominatim needs TOT_NOMINATIM_URL")
+        if self.geocoder == "yandex" and not self.yandex_geocoder_key:
+            raise ValueError("TOT_GEOCODER=yandex needs TOT_YANDEX_GEOCODER_KEY")
         if len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"TOT_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
         if self.env == "production" and self.admin_password is not None:
