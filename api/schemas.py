@@ -131,8 +131,13 @@ def _no_defaults(schema: dict[str, Any]) -> None:
         field.pop("default", None)
 
 
+def instant(epoch_s: float) -> datetime:
+    """Epoch seconds as a date-time in UTC (RFC 3339 with `Z` in JSON)."""
+    return datetime.fromtimestamp(epoch_s, UTC)
+
+
 def at(epoch_s: float | None) -> datetime | None:
-    return None if epoch_s is None else datetime.fromtimestamp(epoch_s, UTC)
+    return None if epoch_s is None else instant(epoch_s)
 
 
 # -- auth ---------------------------------------------------------------------------------
@@ -449,15 +454,15 @@ class DecisionOut(Output):
     """Why the offers went where they went."""
 
     call_id: str
-    decided_at_s: float | None = Field(
-        default=None, description="epoch seconds; null when no decision has been made yet"
+    decided_at: datetime | None = Field(
+        default=None, description="when it was decided; null when no decision has been made yet"
     )
     ranking: list[str] = Field(description="doctor ids in offer order")
     considered: list[CandidateOut]
 
 
 class AuditEntryOut(Output):
-    at_s: float = Field(description="epoch seconds")
+    at: datetime
     actor_id: str
     actor_role: str
     action: str = Field(examples=["booking.read", "user.block"])

@@ -500,6 +500,8 @@ async def test_operators_override_with_reasons_that_are_kept(api: Api) -> None:
         )
     ).json()
     assert explained["ranking"] == [doctor_id]
+    decided = datetime.fromisoformat(explained["decided_at"])
+    assert explained["decided_at"].endswith("Z") and abs(decided.timestamp() - time.time()) < 60
     no_reason = await api.client.post(
         f"/api/v1/operator/bookings/{booking['id']}/assign",
         json={"doctor_id": doctor_id},
@@ -534,6 +536,9 @@ async def test_operators_override_with_reasons_that_are_kept(api: Api) -> None:
     assert {"booking.create", "booking.assign", "booking.priority", "booking.cancel"} <= set(
         actions
     )
+    for entry in r.json():
+        assert entry["at"].endswith("Z") and "at_s" not in entry
+        assert abs(datetime.fromisoformat(entry["at"]).timestamp() - time.time()) < 60
 
 
 async def test_an_unverified_doctor_cannot_go_online(api: Api) -> None:

@@ -322,3 +322,23 @@ def test_the_document_is_valid_complete_and_served(live: Live, session: requests
 def test_routes_that_take_an_optional_token_say_so() -> None:
     operation = _openapi()["paths"][f"{API_PREFIX}/auth/register/doctor"]["post"]
     assert {} in operation["security"] and {"HTTPBearer": []} in operation["security"]
+
+
+# Durations in seconds, named `_s`; every instant is an RFC 3339 date-time (in UTC).
+DURATIONS = {"eta_s", "ttl_s", "fix_age_s", "visit_remainder_s", "cost_s"}
+
+
+def test_instants_are_date_times_and_only_durations_are_seconds() -> None:
+    document = _openapi()
+    seen: set[str] = set()
+    for name, component in document["components"]["schemas"].items():
+        for prop, spec in component.get("properties", {}).items():
+            seen.add(prop)
+            types = [spec, *spec.get("anyOf", [])]
+            if prop.endswith("_s"):
+                assert prop in DURATIONS, f"{name}.{prop}: an instant? use a date-time"
+                assert not prop.endswith("_at_s"), f"{name}.{prop}"
+            if prop == "at" or prop.endswith(("_at", "_until")):
+                assert any(t.get("format") == "date-time" for t in types), f"{name}.{prop}"
+    assert {"at", "decided_at", "expires_at", "created_at", "eta_s"} <= seen
+    assert not seen & {"at_s", "decided_at_s"}

@@ -19,6 +19,7 @@ from api.schemas import (
     RoleChange,
     UserOut,
     UserPage,
+    instant,
 )
 from api.security import AdminDep, RuntimeDep
 from api.views import user_out
@@ -160,7 +161,7 @@ async def audit(
     rows = await runtime.accounts.audit_of(target_type, target_id, limit)
     return [
         AuditEntryOut(
-            at_s=r.at_s, actor_id=r.actor_id, actor_role=r.actor_role,
+            at=instant(r.at_s), actor_id=r.actor_id, actor_role=r.actor_role,
             action=r.action, request_id=r.request_id, ip=r.ip, detail=r.detail,
         )
         for r in rows

@@ -30,7 +30,7 @@ from api.schemas import (
     OfferOut,
     ProgressIn,
     VisitIn,
-    at,
+    instant,
 )
 from api.security import AnyUserDep, DoctorDep, PatientDep, RuntimeDep
 from api.views import booking_out
@@ -254,7 +254,7 @@ async def my_offers(who: DoctorDep, runtime: RuntimeDep) -> list[OfferOut]:
         out.append(
             OfferOut(
                 offer_id=offer.offer_id, booking_id=booking.booking_id,
-                expires_at=at(offer.expires_s),  # type: ignore[arg-type]
+                expires_at=instant(offer.expires_s),
                 ttl_s=max(0.0, offer.expires_s - now), call_type=booking.call_type,
                 priority=booking.priority, is_emergency=booking.is_emergency,
                 address=booking.address, latitude=booking.latitude, longitude=booking.longitude,

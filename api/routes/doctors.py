@@ -16,6 +16,7 @@ from api.schemas import (
     PositionIn,
     ShiftStart,
     at,
+    instant,
 )
 from api.security import AnyUserDep, DoctorDep, RuntimeDep
 from api.views import doctor_public, doctor_state_out
@@ -93,6 +94,6 @@ async def doctor_profile(
 def document_out(d: DoctorDocument) -> DocumentOut:
     return DocumentOut(
         id=d.document_id, kind=d.kind, number=d.number, issued_by=d.issued_by,
-        valid_until=at(d.valid_until_s), uploaded_at=at(d.uploaded_s),  # type: ignore[arg-type]
+        valid_until=at(d.valid_until_s), uploaded_at=instant(d.uploaded_s),
         sha256=d.sha256,
     )  # fmt: skip

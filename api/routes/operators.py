@@ -17,6 +17,7 @@ from api.schemas import (
     LiveDoctors,
     PriorityIn,
     ReasonIn,
+    at,
 )
 from api.security import OperatorDep, RuntimeDep
 from api.views import doctor_state_out
@@ -60,8 +61,11 @@ async def live_doctors(
 @router.get("/bookings/{booking_id}/decision", summary="Why the offers went where they went")
 async def decision(booking_id: Identifier, who: OperatorDep, runtime: RuntimeDep) -> DecisionOut:
     explained = runtime.bookings.explain(who, booking_id)
+    if explained is None:
+        return DecisionOut(call_id=booking_id, ranking=[], considered=[])
+    decided_s = explained.pop("decided_at_s", None)
     return DecisionOut.model_validate(
-        explained or {"call_id": booking_id, "ranking": [], "considered": []}
+        {**explained, "decided_at": at(decided_s) if isinstance(decided_s, float | int) else None}
     )
 
 
