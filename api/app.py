@@ -49,6 +49,9 @@ def create_app(
         # Our own /docs and /redoc (api.docs): FastAPI's load their assets from a CDN.
         docs_url=None,
         redoc_url=None,
+        # Operation ids are the handlers' names (unique; a test holds them so): short,
+        # stable, and what the OpenAPI links name.
+        generate_unique_id_function=lambda route: route.name,
     )
     errors.install(app)
     openapi.install(app)
