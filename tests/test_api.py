@@ -823,10 +823,6 @@ async def test_commands_the_booking_s_state_refuses_are_conflicts(api: Api) -> N
     )
     assert r.status_code == 409, r.text
     assert problem_of(r)["title"] == "Conflict"
-    r = await api.client.post(
-        f"/api/v1/offers/{offers[0]['offer_id']}/accept", headers=api.auth(doctor)
-    )
-    assert r.status_code == 409 and "already" in problem_of(r)["detail"]  # type: ignore[operator]
 
 
 async def test_an_unexpected_error_is_a_problem_with_the_request_id() -> None:
