@@ -61,7 +61,7 @@ from tests.test_api import api_routes
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_CONFIG = ROOT / "schemathesis.toml"
 SEED = int(os.environ.get("TOT_SCHEMA_SEED", "20240601"))
-MAX_EXAMPLES = int(os.environ.get("TOT_SCHEMA_MAX_EXAMPLES", "20"))
+MAX_EXAMPLES = int(os.environ.get("TOT_SCHEMA_MAX_EXAMPLES", "15"))
 STATEFUL_EXAMPLES = int(os.environ.get("TOT_SCHEMA_STATEFUL_EXAMPLES", "25"))
 CLI_MAX_EXAMPLES = int(os.environ.get("TOT_SCHEMA_CLI_MAX_EXAMPLES", "3"))
 ROLES = ("patient", "doctor", "operator", "admin")
