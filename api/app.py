@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 
 from api import errors, openapi
+from api.docs import install_docs
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.pages import install_pages
 from api.routes import admin, asyncapi, auth, bookings, doctors, geocode, operators, tiles
@@ -45,6 +46,12 @@ def create_app(
         description="Doctors to patients' homes: accounts, bookings, doctors' shifts, "
         "operators' overrides. Errors are RFC 9457 problem documents.",
         lifespan=lifespan,
+        # Our own /docs and /redoc (api.docs): FastAPI's load their assets from a CDN.
+        docs_url=None,
+        redoc_url=None,
+        # Operation ids are the handlers' names (unique; a test holds them so): short,
+        # stable, and what the OpenAPI links name.
+        generate_unique_id_function=lambda route: route.name,
     )
     errors.install(app)
     openapi.install(app)
@@ -73,6 +80,7 @@ def create_app(
     app.include_router(api)
     app.include_router(asyncapi.router)  # /asyncapi.json and its reader, /docs/asyncapi
     app.include_router(tiles.router)  # /tiles/{z}/{x}/{y}.mvt, /map/style.json, /map/fonts/...
+    install_docs(app)
     install_pages(app)
     if cors_origins:
         app.add_middleware(

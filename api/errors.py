@@ -13,6 +13,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from matching import FixRejection
 from services.auth import AuthError, ConflictError, ForbiddenError, NotFoundError
 from services.bookings import InvalidRequestError
 from services.doctors import FixRefusedError
@@ -28,6 +29,18 @@ TITLES = {
     415: "Unsupported Media Type", 422: "Unprocessable Content", 429: "Too Many Requests",
     500: "Internal Server Error", 503: "Service Unavailable",
 }  # fmt: skip
+
+
+# A fix the schema allows may still clash with what the registry holds for the doctor: a
+# newer fix, a position too far to reach since, a time ahead of the server's clock.
+FIX_CONFLICTS = frozenset(
+    {
+        FixRejection.OUT_OF_ORDER,
+        FixRejection.IMPLAUSIBLE_JUMP,
+        FixRejection.FROM_THE_FUTURE,
+        FixRejection.UNKNOWN_DOCTOR,
+    }
+)
 
 
 class TooManyRequestsError(Exception):
@@ -94,7 +107,6 @@ def install(app: FastAPI) -> None:
         NotFoundError: 404,
         ConflictError: 409,
         InvalidRequestError: 422,
-        FixRefusedError: 422,
         IdempotencyMismatchError: 422,
     }
     for exc_type, status in simple.items():
@@ -148,6 +160,12 @@ def install(app: FastAPI) -> None:
         headers = {"X-Request-ID": request_id} if request_id else None
         return problem(request, 500, "an unexpected error; it has been logged", headers=headers)
 
+    async def fix_refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, FixRefusedError)
+        status = 409 if exc.reason in FIX_CONFLICTS else 422
+        return problem(request, status, str(exc))
+
+    app.add_exception_handler(FixRefusedError, fix_refused)
     app.add_exception_handler(TooManyRequestsError, too_many)
     app.add_exception_handler(StorageUnavailableError, unavailable)
     app.add_exception_handler(RequestValidationError, validation)

@@ -3,6 +3,7 @@ response, and a cap on request bodies."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from typing import Any
@@ -11,6 +12,7 @@ import orjson
 
 Scope = dict[str, Any]
 _VALID_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
+DRAIN_TIMEOUT_S = 5.0
 
 
 class RequestIdMiddleware:
@@ -41,38 +43,94 @@ class RequestIdMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses request bodies over `max_bytes` with 413, before anything parses them."""
+    """Refuses request bodies over `max_bytes` with 413, before anything parses them.
 
-    def __init__(self, app: Any, max_bytes: int = 64 * 1024) -> None:
+    A declared Content-Length over the limit is refused at once. A body without one
+    (chunked transfer) is counted as it arrives: the moment it passes the limit the app is
+    told the client left (so it stops reading; whatever it makes of that is dropped) and
+    the 413 goes out. Before answering, the rest of a body up to `drain_bytes` more is read
+    and discarded, so that the client, still sending, reads the 413 rather than a reset
+    connection; the connection then stays usable. Beyond that (or when the client waits for
+    `100 Continue`, and so has sent nothing yet) the 413 closes the connection."""
+
+    def __init__(self, app: Any, max_bytes: int = 64 * 1024, drain_bytes: int = 1 << 20) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.drain_bytes = drain_bytes
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        waits_to_send = False
+        declared = -1
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(scope, send)
-                return
+            if name == b"content-length" and value.isdigit():
+                declared = int(value)
+            elif name == b"expect" and value.lower() == b"100-continue":
+                waits_to_send = True
+        if declared > self.max_bytes:
+            drained = False
+            if not waits_to_send and declared <= self.max_bytes + self.drain_bytes:
+                drained = await self._drain(receive, more_body=True, budget=declared)
+            await self._refuse(scope, send, close=not drained)
+            return
         received = 0
+        refused = False
+        started = False
         limit = self.max_bytes
 
         async def counted() -> dict[str, Any]:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message: dict[str, Any] = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _TooLargeError
+                    refused = True
+                    if not started:
+                        more = bool(message.get("more_body", False))
+                        drained = await self._drain(
+                            receive, more_body=more, budget=self.drain_bytes
+                        )
+                        await self._refuse(scope, send, close=not drained)
+                    return {"type": "http.disconnect"}
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLargeError:
-            await self._refuse(scope, send)
+        async def guarded(message: dict[str, Any]) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 has gone out; the app's own answer is dropped
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
 
-    async def _refuse(self, scope: Scope, send: Any) -> None:
+        try:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not refused:
+                raise
+            # The app failed on the body it was denied (FastAPI: "error parsing the
+            # body"); the 413 already said why.
+
+    async def _drain(self, receive: Any, *, more_body: bool, budget: int) -> bool:
+        """Read and discard the rest of the body; whether it ended within `budget` bytes."""
+        try:
+            async with asyncio.timeout(DRAIN_TIMEOUT_S):
+                while more_body:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return False
+                    budget -= len(message.get("body", b""))
+                    if budget < 0:
+                        return False
+                    more_body = bool(message.get("more_body", False))
+        except TimeoutError:
+            return False
+        return True
+
+    async def _refuse(self, scope: Scope, send: Any, *, close: bool) -> None:
         body = orjson.dumps(
             {
                 "type": "about:blank",
@@ -83,18 +141,11 @@ class BodyLimitMiddleware:
                 "request_id": scope.get("tot.request_id"),
             }
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
+        headers = [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        if close:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLargeError(Exception):
-    pass

@@ -10,6 +10,7 @@ this API sends, so it goes."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import FastAPI
@@ -60,9 +61,127 @@ _REQUEST_ID = {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}}
 _ALL_ROLES = frozenset(Role)
 
 
-def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` entries: problem documents with these statuses."""
-    return {code: {"model": Problem, "description": DESCRIPTIONS[code]} for code in codes}
+# The one refusal of schema-valid data that depends on the map the server routes on (the
+# operations that declare it are exempt from "valid data is accepted" in schemathesis.toml).
+OFF_THE_MAP = (
+    "a point in the request cannot be served: it is farther than the snap limit "
+    "(TOT_MAX_SNAP_DISTANCE_M, 1 km by default) from every drivable road of the map this "
+    "server routes on. Which points those are depends on the map, which no schema can say"
+)
+# A position fix the schema allows may clash with what is known of the doctor already.
+FIX_CONFLICT = (
+    "conflicts with the doctor's current state: not on shift, or the fix is older than the "
+    "last one, implies an impossible speed from it, or is dated more than 30 s ahead of "
+    "the server's clock"
+)
+
+
+def problems(
+    *codes: int, described: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entries: problem documents with these statuses (and descriptions of
+    their own where `described` says)."""
+    words = {**DESCRIPTIONS, **(described or {})}
+    return {
+        code: {"model": Problem, "description": words[code]}
+        for code in sorted({*codes, *(described or {})})
+    }
+
+
+# OpenAPI links: what one answer gives the next request (ids, tokens). They tell clients
+# how the operations connect, and schemathesis's stateful phase follows them.
+def _booking_links(expression: str, *names: str) -> dict[str, dict[str, Any]]:
+    targets = {
+        "GetBooking": "get_booking", "CancelBooking": "cancel_booking",
+        "PostMessage": "post_message", "ReportProgress": "progress",
+        "ExplainDecision": "decision", "AssignDoctor": "assign",
+        "ReturnToSearch": "return_to_search", "CancelForPatient": "cancel",
+        "ChangePriority": "priority",
+    }  # fmt: skip
+    links: dict[str, dict[str, Any]] = {
+        name: {"operationId": target, "parameters": {"booking_id": expression}}
+        for name, target in targets.items()
+        if not names or name in names
+    }
+    if not names or "AuditOfBooking" in names:
+        links["AuditOfBooking"] = {
+            "operationId": "audit",
+            "parameters": {"target_type": "booking", "target_id": expression},
+        }
+    return links
+
+
+def _user_links(expression: str) -> dict[str, dict[str, Any]]:
+    links: dict[str, dict[str, Any]] = {
+        name: {"operationId": target, "parameters": {"user_id": expression}}
+        for name, target in {
+            "GetUser": "get_user", "ChangeRole": "change_role", "BlockUser": "block",
+            "UnblockUser": "unblock",
+        }.items()
+    }  # fmt: skip
+    links.update(_doctor_links(expression))
+    links["AuditOfUser"] = {
+        "operationId": "audit",
+        "parameters": {"target_type": "user", "target_id": expression},
+    }
+    return links
+
+
+def _doctor_links(expression: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: {"operationId": target, "parameters": {"doctor_id": expression}}
+        for name, target in {
+            "DoctorProfile": "doctor_profile", "VerifyDoctor": "verify",
+            "DoctorDocuments": "documents",
+        }.items()
+    }  # fmt: skip
+
+
+def _token_links() -> dict[str, dict[str, Any]]:
+    body = {"refresh_token": "$response.body#/refresh_token"}
+    return {
+        "Refresh": {"operationId": "refresh", "requestBody": body},
+        "Logout": {"operationId": "logout", "requestBody": body},
+    }
+
+
+# A booking's id leads its patient and the staff anywhere; its doctor only once assigned
+# (to anyone else, another's booking is "not found"), so the patient's creation does not
+# link to the doctor's report of progress.
+_PATIENT_AND_STAFF = ("GetBooking", "CancelBooking", "PostMessage", "ExplainDecision",
+                      "AssignDoctor", "ReturnToSearch", "CancelForPatient", "ChangePriority",
+                      "AuditOfBooking")  # fmt: skip
+
+LINKS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
+    ("create_booking", "201"): _booking_links("$response.body#/id", *_PATIENT_AND_STAFF),
+    ("get_booking", "200"): _booking_links("$response.body#/id"),
+    ("list_bookings", "200"): _booking_links("$response.body#/bookings/0/id"),
+    ("live_bookings", "200"): _booking_links("$response.body#/bookings/0/id"),
+    ("accept_offer", "200"): _booking_links("$response.body#/id"),
+    ("progress", "200"): _booking_links("$response.body#/id", "ReportProgress", "GetBooking"),
+    ("assign", "200"): _booking_links("$response.body#/id"),
+    ("my_offers", "200"): {
+        "AcceptOffer": {
+            "operationId": "accept_offer",
+            "parameters": {"offer_id": "$response.body#/0/offer_id"},
+        },
+        "DeclineOffer": {
+            "operationId": "decline_offer",
+            "parameters": {"offer_id": "$response.body#/0/offer_id"},
+        },
+        **_booking_links("$response.body#/0/booking_id", "GetBooking"),
+    },
+    ("register_patient", "201"): _user_links("$response.body#/id"),
+    ("register_doctor", "201"): _user_links("$response.body#/id"),
+    ("create_user", "201"): _user_links("$response.body#/id"),
+    ("get_user", "200"): _user_links("$response.body#/id"),
+    ("users", "200"): _user_links("$response.body#/users/0/id"),
+    ("me", "200"): _user_links("$response.body#/id"),
+    ("start_shift", "200"): _doctor_links("$response.body#/doctor_id"),
+    ("live_doctors", "200"): _doctor_links("$response.body#/doctors/0/doctor_id"),
+    ("login", "200"): _token_links(),
+    ("refresh", "200"): _token_links(),
+}
 
 
 def install(app: FastAPI) -> None:
@@ -115,6 +234,9 @@ def complete(app: FastAPI, document: dict[str, Any]) -> None:
                 responses.setdefault(str(code), {"description": DESCRIPTIONS[code]})
             for code, response in responses.items():
                 _complete_response(int(code), response)
+                links = LINKS.get((operation.get("operationId", ""), code))
+                if links is not None:
+                    response["links"] = copy.deepcopy(links)  # readers may change theirs
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
 

@@ -47,8 +47,11 @@ def _json_number(value: Any) -> Any:
 
 
 def _rfc3339(value: Any) -> Any:
-    if not isinstance(value, str) or not _RFC3339.match(value):
-        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2025-01-31T09:30:00Z")
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError(
+            "must be an RFC 3339 date-time with an offset in the years 1900 to 9998, "
+            "e.g. 2025-01-31T09:30:00Z"
+        )
     return value
 
 
@@ -67,7 +70,14 @@ def _strip(value: str) -> str:
     return value.strip()
 
 
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+# RFC 3339 date-times written in the years 1900 to 9998 (so that in UTC they stay within
+# what every store and renderer handles), without leap seconds (which Python refuses).
+# The same pattern goes into the OpenAPI document, so a date-time it allows is accepted.
+RFC3339_PATTERN = (
+    r"^(19\d\d|[2-8]\d{3}|9[0-8]\d\d|99[0-8]\d|999[0-8])-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+)
+_RFC3339 = re.compile(RFC3339_PATTERN)
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL cannot store NUL in text
 # ...and something besides whitespace: Python's whitespace (what str.strip() removes),
 # spelled out, as \s differs between the regex engines (ECMA 262 leaves out \x1c-\x1f
@@ -79,7 +89,10 @@ Bool = Annotated[bool, Strict()]
 Timestamp = Annotated[
     AwareDatetime,
     BeforeValidator(_rfc3339),
-    Field(description="an RFC 3339 date-time with an offset, in the years 1900 to 9998"),
+    Field(
+        description="an RFC 3339 date-time with an offset, written in the years 1900 to 9998",
+        json_schema_extra={"pattern": RFC3339_PATTERN},
+    ),
 ]
 Email = Annotated[
     str,
@@ -131,8 +144,13 @@ def _no_defaults(schema: dict[str, Any]) -> None:
         field.pop("default", None)
 
 
+def instant(epoch_s: float) -> datetime:
+    """Epoch seconds as a date-time in UTC (RFC 3339 with `Z` in JSON)."""
+    return datetime.fromtimestamp(epoch_s, UTC)
+
+
 def at(epoch_s: float | None) -> datetime | None:
-    return None if epoch_s is None else datetime.fromtimestamp(epoch_s, UTC)
+    return None if epoch_s is None else instant(epoch_s)
 
 
 # -- auth ---------------------------------------------------------------------------------
@@ -365,9 +383,18 @@ class BookingOut(Output):
     messages: list[MessageOut]
 
 
+# A cursor is a position in the newest-first order: the creation time (epoch seconds, as
+# Python writes the float, so it reads back exactly) and the id of the last booking of a
+# page. Any text of this shape is a position, so every cursor the schema allows is
+# accepted: one from another listing, or made up, simply starts where it points.
+CURSOR_PATTERN = r"^\d{1,12}(\.\d{1,17})?~[0-9A-Za-z_-]{1,128}$"
+
+
 class BookingPage(Output):
     bookings: list[BookingOut]
-    next_cursor: str | None
+    next_cursor: Annotated[str, StringConstraints(pattern=CURSOR_PATTERN)] | None = Field(
+        description="pass it as `cursor` for the next page; null on the last page"
+    )
 
 
 class CancelIn(Input):
@@ -449,15 +476,15 @@ class DecisionOut(Output):
     """Why the offers went where they went."""
 
     call_id: str
-    decided_at_s: float | None = Field(
-        default=None, description="epoch seconds; null when no decision has been made yet"
+    decided_at: datetime | None = Field(
+        default=None, description="when it was decided; null when no decision has been made yet"
     )
     ranking: list[str] = Field(description="doctor ids in offer order")
     considered: list[CandidateOut]
 
 
 class AuditEntryOut(Output):
-    at_s: float = Field(description="epoch seconds")
+    at: datetime
     actor_id: str
     actor_role: str
     action: str = Field(examples=["booking.read", "user.block"])

@@ -11,6 +11,7 @@ from api.schemas import (
     StatusEntry,
     UserOut,
     at,
+    instant,
 )
 from dispatch_core import Booking
 from services.auth import Principal
@@ -50,7 +51,7 @@ def user_out(user: User) -> UserOut:
         treats_adults=user.treats_adults,
         treats_children=user.treats_children,
         rating=user.rating,
-        created_at=at(user.created_s),  # type: ignore[arg-type]
+        created_at=instant(user.created_s),
     )
 
 
@@ -72,7 +73,7 @@ def booking_out(
         clinic_id=booking.clinic_id,
         patient_id=booking.patient_id,
         doctor=doctor_public(doctor) if doctor is not None else None,
-        created_at=at(booking.created_s),  # type: ignore[arg-type]
+        created_at=instant(booking.created_s),
         scheduled_at=at(booking.scheduled_s),
         assigned_at=at(booking.assigned_s),
         completed_at=at(booking.completed_s),
@@ -83,7 +84,7 @@ def booking_out(
         history=[
             StatusEntry(
                 status=u.new_status,
-                at=at(u.at_s),  # type: ignore[arg-type]
+                at=instant(u.at_s),
                 reason=u.reason,
                 by=u.updated_by if staff else None,
             )
@@ -97,7 +98,7 @@ def booking_out(
                 sender_role=m.sender_role.value,
                 type=m.message_type,
                 content=m.content,
-                at=at(m.at_s),  # type: ignore[arg-type]
+                at=instant(m.at_s),
             )
             for m in booking.messages
         ]

@@ -20,6 +20,7 @@ from dispatch_core.messages import MarkDoctorOffline, Tick
 from dispatch_core.ports import BookingListing
 from matching import DoctorRegistry, Matcher, MatchingPolicy
 from routing import Router
+from services.admin import AdminService
 from services.audit import AuditTrail
 from services.auth import AuthService, TokenPolicy, new_id
 from services.bookings import BookingService
@@ -95,6 +96,7 @@ class Runtime:
     bus: Bus
     realtime: Realtime
     geocoding: GeocodingService
+    admin: AdminService
     redis: Any = None
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -181,6 +183,7 @@ class Runtime:
                 engine, bookings, doctors, registry, router, bus, clock, config.realtime_policy
             ),
             geocoding=geocoding or GeocodingService(geocoding_config(config)),
+            admin=AdminService(accounts, auth, clock),
             redis=redis_client,
         )
         await runtime._ensure_admin()

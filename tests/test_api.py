@@ -479,7 +479,31 @@ async def test_pagination_walks_every_booking_once(api: Api) -> None:
     r = await api.client.get(
         "/api/v1/bookings", params={"cursor": "!!nonsense"}, headers=api.auth(patient)
     )
-    assert r.status_code == 422
+    assert r.status_code == 422 and problem_of(r)["errors"]  # the query's pattern refuses it
+
+
+async def test_any_cursor_of_the_right_shape_is_a_place_in_the_list(api: Api) -> None:
+    """A cursor names a position (creation time, id): one never given out is no error, it
+    just starts where it points."""
+    _, patient = await api.patient()
+    made = [(await api.book(patient))["id"] for _ in range(3)]
+    r = await api.client.get("/api/v1/bookings", params={"limit": 2}, headers=api.auth(patient))
+    first = r.json()
+    assert [b["id"] for b in first["bookings"]] == made[:0:-1]  # newest first
+    created, last_id = first["next_cursor"].split("~")
+    assert last_id == made[1] and float(created) > 1e9
+    for cursor, expected in (
+        (first["next_cursor"], made[:1]),
+        ("0~0", []),  # before everything
+        ("999999999999~z", made[::-1]),  # after everything (and past the year 9999)
+        (f"{created}~{'0' * 32}", made[:1]),  # the same instant: ids break the tie
+        (f"{created}~{'z' * 32}", made[:2][::-1]),
+    ):
+        r = await api.client.get(
+            "/api/v1/bookings", params={"cursor": cursor}, headers=api.auth(patient)
+        )
+        assert r.status_code == 200, (cursor, r.text)
+        assert [b["id"] for b in r.json()["bookings"]] == expected, cursor
 
 
 # -- operators --------------------------------------------------------------------------------------
@@ -500,6 +524,8 @@ async def test_operators_override_with_reasons_that_are_kept(api: Api) -> None:
         )
     ).json()
     assert explained["ranking"] == [doctor_id]
+    decided = datetime.fromisoformat(explained["decided_at"])
+    assert explained["decided_at"].endswith("Z") and abs(decided.timestamp() - time.time()) < 60
     no_reason = await api.client.post(
         f"/api/v1/operator/bookings/{booking['id']}/assign",
         json={"doctor_id": doctor_id},
@@ -534,6 +560,9 @@ async def test_operators_override_with_reasons_that_are_kept(api: Api) -> None:
     assert {"booking.create", "booking.assign", "booking.priority", "booking.cancel"} <= set(
         actions
     )
+    for entry in r.json():
+        assert entry["at"].endswith("Z") and "at_s" not in entry
+        assert abs(datetime.fromisoformat(entry["at"]).timestamp() - time.time()) < 60
 
 
 async def test_an_unverified_doctor_cannot_go_online(api: Api) -> None:
@@ -554,7 +583,8 @@ async def test_doctor_positions_are_validated(api: Api) -> None:
         json={"latitude": 61.5, "longitude": 24.94},
         headers=api.auth(doctor),
     )
-    assert r.status_code == 422 and "implausible_jump" in problem_of(r)["detail"]  # type: ignore[operator]
+    # Valid coordinates, but too far from the last fix to be true: a conflict with it.
+    assert r.status_code == 409 and "implausible_jump" in problem_of(r)["detail"]  # type: ignore[operator]
     later = datetime.fromtimestamp(time.time() + 10, UTC).isoformat()
     r = await api.client.post(
         "/api/v1/doctors/me/location",
@@ -569,7 +599,21 @@ async def test_doctor_positions_are_validated(api: Api) -> None:
         json={"latitude": 60.1712, "longitude": 24.9412, "recorded_at": earlier},
         headers=api.auth(doctor),
     )
-    assert r.status_code == 422 and "out_of_order" in problem_of(r)["detail"]  # type: ignore[operator]
+    assert r.status_code == 409 and "out_of_order" in problem_of(r)["detail"]  # type: ignore[operator]
+    ahead = datetime.fromtimestamp(time.time() + 3600, UTC).isoformat()
+    r = await api.client.post(
+        "/api/v1/doctors/me/location",
+        json={"latitude": 60.1712, "longitude": 24.9412, "recorded_at": ahead},
+        headers=api.auth(doctor),
+    )
+    assert r.status_code == 409 and "from_the_future" in problem_of(r)["detail"]  # type: ignore[operator]
+    for year in ("1899-12-31T23:00:00Z", "9999-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00"):
+        r = await api.client.post(
+            "/api/v1/doctors/me/location",
+            json={"latitude": 60.1712, "longitude": 24.9412, "recorded_at": year},
+            headers=api.auth(doctor),
+        )
+        assert r.status_code == 422 and problem_of(r)["errors"], year  # the schema's pattern
 
 
 async def test_public_doctor_profile_hides_the_licence(api: Api) -> None:
@@ -677,7 +721,15 @@ async def test_a_date_time_outside_the_calendar_in_utc_is_a_422(api: Api) -> Non
     ):
         body = {"latitude": HOME[0], "longitude": HOME[1], "scheduled_at": moment}
         r = await api.client.post("/api/v1/bookings", json=body, headers=api.auth(patient))
-        assert r.status_code == 422 and "scheduled_at" in problem_of(r)["detail"]  # type: ignore[operator]
+        # Refused by the schema's pattern (years 1900 to 9998 as written), naming the field.
+        assert r.status_code == 422, (moment, r.text)
+        assert [e["loc"] for e in problem_of(r)["errors"]] == [["body", "scheduled_at"]]  # type: ignore[union-attr]
+    # The edges of the pattern, with the widest offsets, are accepted and stored.
+    for moment in ("1900-01-01T00:00:00+23:59", "9998-12-31T23:59:59-23:59"):
+        body = {"latitude": HOME[0], "longitude": HOME[1], "scheduled_at": moment}
+        r = await api.client.post("/api/v1/bookings", json=body, headers=api.auth(patient))
+        assert r.status_code == 201, (moment, r.text)
+        assert datetime.fromisoformat(r.json()["scheduled_at"]) == datetime.fromisoformat(moment)
 
 
 def test_a_time_stored_as_infinity_reads_back() -> None:
@@ -726,6 +778,51 @@ async def test_an_operator_may_look_at_the_whole_world(api: Api) -> None:
         assert r.status_code == 200
         assert [d["doctor_id"] for d in r.json()["doctors"]] == [doctor_id]
     assert time.perf_counter() - started < 2.0
+
+
+async def test_a_viewport_s_sides_each_bound_it_and_may_be_left_out(api: Api) -> None:
+    doctor_id, _ = await api.doctor(on_shift_at=NEARBY)
+    _, operator = await api.staff("operator")
+    lat, lon = NEARBY
+    for sides, found in (
+        ({"north": lat + 0.01, "east": lon + 0.01}, True),  # open to the south and west
+        ({"south": lat + 0.01}, False),  # the doctor is south of it
+        ({"west": lon - 0.01}, True),
+        ({"south": lat + 0.5, "north": lat - 0.5}, False),  # south above north: nothing
+        ({"west": lon + 0.5, "east": lon - 0.5}, False),
+    ):
+        r = await api.client.get(
+            "/api/v1/operator/doctors", params=sides, headers=api.auth(operator)
+        )
+        assert r.status_code == 200, (sides, r.text)
+        assert [d["doctor_id"] for d in r.json()["doctors"]] == ([doctor_id] if found else []), (
+            sides
+        )
+
+
+async def test_commands_the_booking_s_state_refuses_are_conflicts(api: Api) -> None:
+    _, doctor = await api.doctor(on_shift_at=NEARBY)
+    _, patient = await api.patient()
+    _, operator = await api.staff("operator")
+    booking = await api.book(patient)
+    r = await api.client.post(
+        f"/api/v1/operator/bookings/{booking['id']}/return-to-search",
+        json={"reason": "no doctor yet"},
+        headers=api.auth(operator),
+    )
+    assert r.status_code == 409 and "no doctor to take off" in problem_of(r)["detail"]  # type: ignore[operator]
+    offers = (await api.client.get("/api/v1/offers", headers=api.auth(doctor))).json()
+    r = await api.client.post(
+        f"/api/v1/offers/{offers[0]['offer_id']}/accept", headers=api.auth(doctor)
+    )
+    assert r.status_code == 200, r.text
+    r = await api.client.post(
+        f"/api/v1/bookings/{booking['id']}/progress",
+        json={"status": "completed"},  # not yet en route, let alone arrived
+        headers=api.auth(doctor),
+    )
+    assert r.status_code == 409, r.text
+    assert problem_of(r)["title"] == "Conflict"
 
 
 async def test_an_unexpected_error_is_a_problem_with_the_request_id() -> None:

@@ -93,10 +93,21 @@ async def test_roads_in_a_view_and_capped(api: Api) -> None:
     assert capped["total_in_view"] == whole["segment_count"]
     assert capped["ranks"] == whole["ranks"][:10]  # the major roads are the ones kept
 
-    for bad in ({"south": 60.2, "west": 24.9, "north": 60.1, "east": 25.0}, {"south": 60.1}):
-        r = await api.client.get("/api/v1/map/roads", params=bad)
-        assert r.status_code == 422, r.text
-        assert r.headers["content-type"].startswith("application/problem+json")
+    # Each side given bounds the view there; a side left out leaves it open; a view whose
+    # south is above its north holds nothing.
+    r = await api.client.get("/api/v1/map/roads", params={"south": 60.2, "north": 60.1})
+    assert r.status_code == 200 and r.json()["segment_count"] == 0, r.text
+    r = await api.client.get("/api/v1/map/roads", params={"north": north, "east": east})
+    open_sided = r.json()
+    assert r.status_code == 200 and 0 < open_sided["segment_count"] < whole["segment_count"]
+    assert open_sided["view"]["north"] == north and open_sided["view"]["east"] == east
+    assert open_sided["view"]["south"] == whole["bbox"]["south"]  # open: the network's edge
+    coords = np.array(open_sided["segments"]).reshape(-1, 4)
+    assert coords[:, [0, 2]].min(axis=1).max() <= north
+    assert coords[:, [1, 3]].min(axis=1).max() <= east
+    r = await api.client.get("/api/v1/map/roads", params={"south": 91})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
     r = await api.client.get("/api/v1/map/roads", params={"limit": 60_001})
     assert r.status_code == 422
 

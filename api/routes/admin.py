@@ -19,6 +19,7 @@ from api.schemas import (
     RoleChange,
     UserOut,
     UserPage,
+    instant,
 )
 from api.security import AdminDep, RuntimeDep
 from api.views import user_out
@@ -89,19 +90,18 @@ async def get_user(user_id: Identifier, who: AdminDep, runtime: RuntimeDep) -> U
     return user_out(await _user(runtime, user_id))
 
 
-@router.put("/users/{user_id}/role", summary="Change a user's role", responses=problems(409))
+@router.put(
+    "/users/{user_id}/role",
+    summary="Change a user's role",
+    description="Their logins end, so the new role applies at once. Nobody changes their "
+    "own role, and the last active admin keeps theirs (409); a clinic admin needs a "
+    "`clinic_id` (409).",
+    responses=problems(409),
+)
 async def change_role(
     user_id: Identifier, body: RoleChange, who: AdminDep, runtime: RuntimeDep, request: Request
 ) -> UserOut:
-    user = await _user(runtime, user_id)
-    if body.role is Role.CLINIC_ADMIN and body.clinic_id is None:
-        raise ConflictError("a clinic admin needs a clinic_id")
-    user.role = body.role
-    user.clinic_id = body.clinic_id
-    user.updated_s = runtime.clock()
-    await runtime.accounts.update_user(user)
-    # Tokens carry the role: end every login so the new role applies at once.
-    await runtime.auth.end_sessions(user_id)
+    user = await runtime.admin.change_role(who, user_id, body.role, body.clinic_id)
     _audit(runtime, who, "user.role", user_id, request, f"{body.role.value}: {body.reason}")
     return user_out(user)
 
@@ -109,15 +109,13 @@ async def change_role(
 @router.post(
     "/users/{user_id}/block",
     summary="Block an account (its tokens stop working)",
+    description="Nobody blocks themselves, and the last active admin cannot be blocked (409).",
     responses=problems(409),
 )
 async def block(
     user_id: Identifier, body: BlockIn, who: AdminDep, runtime: RuntimeDep, request: Request
 ) -> UserOut:
-    user = await _user(runtime, user_id)
-    if user_id == who.user_id:
-        raise ConflictError("admins cannot block themselves")
-    await runtime.auth.block(user, body.reason)
+    user = await runtime.admin.block(who, user_id, body.reason)
     _audit(runtime, who, "user.block", user_id, request, body.reason)
     return user_out(user)
 
@@ -126,8 +124,7 @@ async def block(
 async def unblock(
     user_id: Identifier, who: AdminDep, runtime: RuntimeDep, request: Request
 ) -> UserOut:
-    user = await _user(runtime, user_id)
-    await runtime.auth.unblock(user)
+    user = await runtime.admin.unblock(who, user_id)
     _audit(runtime, who, "user.unblock", user_id, request)
     return user_out(user)
 
@@ -164,7 +161,7 @@ async def audit(
     rows = await runtime.accounts.audit_of(target_type, target_id, limit)
     return [
         AuditEntryOut(
-            at_s=r.at_s, actor_id=r.actor_id, actor_role=r.actor_role,
+            at=instant(r.at_s), actor_id=r.actor_id, actor_role=r.actor_role,
             action=r.action, request_id=r.request_id, ip=r.ip, detail=r.detail,
         )
         for r in rows

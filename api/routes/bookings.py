@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-import base64
+import re
 from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from accounts import Role
-from api.openapi import problems
+from api.openapi import OFF_THE_MAP, problems
 from api.routes.common import (
     Identifier,
     client_ip,
@@ -18,8 +18,10 @@ from api.routes.common import (
     enforce,
     epoch_of,
     request_id,
+    state_conflicts,
 )
 from api.schemas import (
+    CURSOR_PATTERN,
     NO_NUL,
     BookingOut,
     BookingPage,
@@ -30,7 +32,7 @@ from api.schemas import (
     OfferOut,
     ProgressIn,
     VisitIn,
-    at,
+    instant,
 )
 from api.security import AnyUserDep, DoctorDep, PatientDep, RuntimeDep
 from api.views import booking_out
@@ -67,7 +69,11 @@ async def render(
     return booking_out(booking, who, doctor, runtime.bookings.tariff.currency, full=full)
 
 
-@router.post("/bookings/estimate", summary="Price and ETA before booking")
+@router.post(
+    "/bookings/estimate",
+    summary="Price and ETA before booking",
+    responses=problems(described={422: OFF_THE_MAP}),
+)
 async def estimate(body: VisitIn, who: PatientDep, runtime: RuntimeDep) -> EstimateOut:
     e = runtime.bookings.estimate(who, visit_of(body))
     return EstimateOut(
@@ -92,7 +98,7 @@ async def estimate(body: VisitIn, who: PatientDep, runtime: RuntimeDep) -> Estim
                 }
             },
         },
-        **problems(409, 429),
+        **problems(409, 429, described={422: OFF_THE_MAP}),
     },
 )
 async def create_booking(
@@ -139,25 +145,25 @@ async def create_booking(
     return Response(payload, status_code=code, media_type="application/json", headers=headers)
 
 
+_CURSOR = re.compile(CURSOR_PATTERN)
+_LAST_INSTANT_S = 253_402_300_799.0  # 9999-12-31T23:59:59Z: later positions are all "now"
+
+
 def _cursor(value: tuple[float, str] | None) -> str | None:
     if value is None:
         return None
-    return base64.urlsafe_b64encode(orjson.dumps([value[0], value[1]])).decode().rstrip("=")
+    created_s, booking_id = value
+    text = f"{created_s!r}~{booking_id}" if created_s >= 0 else f"0~{booking_id}"
+    return text if _CURSOR.fullmatch(text) else None  # ids are hex: always a match
 
 
 def _uncursor(text: str | None) -> tuple[float, str] | None:
     if not text:
         return None
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        created, booking_id = orjson.loads(raw)
-        if not isinstance(booking_id, str) or "\x00" in booking_id:
-            raise ValueError
-        if not isinstance(created, int | float):
-            raise ValueError
-        return float(created), booking_id
-    except (ValueError, TypeError, orjson.JSONDecodeError):
-        raise InvalidRequestError("cursor is not one this API gave out") from None
+    if not _CURSOR.fullmatch(text):  # the query's pattern has refused it already
+        raise InvalidRequestError("cursor is not one this API gives out")
+    created, booking_id = text.split("~", 1)
+    return min(float(created), _LAST_INSTANT_S), booking_id
 
 
 @router.get("/bookings", summary="One's own bookings, newest first")
@@ -165,7 +171,13 @@ async def list_bookings(
     who: AnyUserDep,
     runtime: RuntimeDep,
     status_: Annotated[list[BookingStatus] | None, Query(alias="status", max_length=11)] = None,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            pattern=CURSOR_PATTERN,
+            description="`next_cursor` of the page before; leave out for the newest",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     patient_id: Annotated[
         str | None, Query(max_length=128, pattern=NO_NUL, description="operators and admins")
@@ -204,9 +216,10 @@ async def get_booking(
 async def cancel_booking(
     booking_id: Identifier, body: CancelIn, who: AnyUserDep, runtime: RuntimeDep, request: Request
 ) -> BookingOut:
-    booking = await runtime.bookings.cancel(
-        who, booking_id, body.reason, ip=client_ip(request), request_id=request_id(request)
-    )
+    with state_conflicts():
+        booking = await runtime.bookings.cancel(
+            who, booking_id, body.reason, ip=client_ip(request), request_id=request_id(request)
+        )
     return await render(runtime, booking, who)
 
 
@@ -219,9 +232,10 @@ async def cancel_booking(
 async def post_message(
     booking_id: Identifier, body: MessageIn, who: AnyUserDep, runtime: RuntimeDep, request: Request
 ) -> BookingOut:
-    booking = await runtime.bookings.post_message(
-        who, booking_id, body.content, request_id=request_id(request)
-    )
+    with state_conflicts():
+        booking = await runtime.bookings.post_message(
+            who, booking_id, body.content, request_id=request_id(request)
+        )
     return await render(runtime, booking, who)
 
 
@@ -233,9 +247,10 @@ async def post_message(
 async def progress(
     booking_id: Identifier, body: ProgressIn, who: DoctorDep, runtime: RuntimeDep
 ) -> BookingOut:
-    booking = await runtime.bookings.progress(
-        who, booking_id, BookingStatus(body.status), body.final_price
-    )
+    with state_conflicts():
+        booking = await runtime.bookings.progress(
+            who, booking_id, BookingStatus(body.status), body.final_price
+        )
     return await render(runtime, booking, who)
 
 
@@ -254,7 +269,7 @@ async def my_offers(who: DoctorDep, runtime: RuntimeDep) -> list[OfferOut]:
         out.append(
             OfferOut(
                 offer_id=offer.offer_id, booking_id=booking.booking_id,
-                expires_at=at(offer.expires_s),  # type: ignore[arg-type]
+                expires_at=instant(offer.expires_s),
                 ttl_s=max(0.0, offer.expires_s - now), call_type=booking.call_type,
                 priority=booking.priority, is_emergency=booking.is_emergency,
                 address=booking.address, latitude=booking.latitude, longitude=booking.longitude,
@@ -268,7 +283,8 @@ async def my_offers(who: DoctorDep, runtime: RuntimeDep) -> list[OfferOut]:
     "/offers/{offer_id:path}/accept", summary="Take the offered visit", responses=problems(409)
 )
 async def accept_offer(offer_id: Identifier, who: DoctorDep, runtime: RuntimeDep) -> BookingOut:
-    booking = await runtime.bookings.accept(who, offer_id)
+    with state_conflicts():
+        booking = await runtime.bookings.accept(who, offer_id)
     return await render(runtime, booking, who)
 
 
@@ -281,7 +297,8 @@ async def accept_offer(offer_id: Identifier, who: DoctorDep, runtime: RuntimeDep
 async def decline_offer(
     offer_id: Identifier, body: DeclineIn, who: DoctorDep, runtime: RuntimeDep
 ) -> None:
-    await runtime.bookings.decline(who, offer_id, body.reason)
+    with state_conflicts():
+        await runtime.bookings.decline(who, offer_id, body.reason)
 
 
 __all__ = ["Role", "router"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -9,6 +11,7 @@ from fastapi import Path, Request
 
 from accounts import Role, User
 from api.errors import TooManyRequestsError
+from services.auth import ConflictError
 from services.bookings import InvalidRequestError
 from services.runtime import Runtime
 from storage.rate_limit import RateLimit
@@ -25,15 +28,19 @@ Identifier = Annotated[
 ]
 
 
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+# Request date-times are written in the years 1900 to 9998 (their schema's pattern), so in
+# UTC they fall between these two, which every store and renderer handles.
+EARLIEST = datetime(1899, 12, 31, tzinfo=UTC)
+LATEST = datetime(9999, 1, 2, tzinfo=UTC)
 
 
 def epoch_of(moment: datetime | None, field: str) -> float | None:
-    """Epoch seconds of a date-time from a request; 422 unless from 1900 to 9998 in UTC.
+    """Epoch seconds of a date-time from a request (422 outside EARLIEST..LATEST, which the
+    schema's pattern already rules out).
 
-    RFC 3339 allows 0001-01-01T00:00:00+01:00 (year 0 in UTC, which nothing can render)
-    and 0001-01-01T00:00:00Z (which PostgreSQL, through asyncpg, stores as -infinity)."""
+    RFC 3339 alone allows 0001-01-01T00:00:00+01:00 (year 0 in UTC, which nothing can
+    render) and 0001-01-01T00:00:00Z (which PostgreSQL, through asyncpg, stores as
+    -infinity)."""
     if moment is None:
         return None
     try:
@@ -41,7 +48,7 @@ def epoch_of(moment: datetime | None, field: str) -> float | None:
     except OverflowError:
         utc = None
     if utc is None or not EARLIEST <= utc < LATEST:
-        raise InvalidRequestError(f"{field} must fall in the years 1900 to 9998 (UTC)")
+        raise InvalidRequestError(f"{field} must be written in the years 1900 to 9998")
     return utc.timestamp()
 
 
@@ -64,3 +71,14 @@ async def doctor_of(runtime: Runtime, doctor_id: str | None) -> User | None:
         return None
     user = await runtime.accounts.user(doctor_id)
     return user if user is not None and user.role is Role.DOCTOR else None
+
+
+@contextlib.contextmanager
+def state_conflicts() -> Iterator[None]:
+    """Commands on a booking or an offer, whose bodies the schema has already checked: what
+    the core still refuses (a move the booking's status does not allow, an offer already
+    answered, a doctor offline or busy) clashes with the current state, so it is a 409."""
+    try:
+        yield
+    except InvalidRequestError as exc:
+        raise ConflictError(str(exc)) from None

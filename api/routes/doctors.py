@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from accounts import DoctorDocument, Role
-from api.openapi import problems
+from api.openapi import FIX_CONFLICT, problems
 from api.routes.common import Identifier, epoch_of
 from api.schemas import (
     AvailabilityIn,
@@ -16,6 +16,7 @@ from api.schemas import (
     PositionIn,
     ShiftStart,
     at,
+    instant,
 )
 from api.security import AnyUserDep, DoctorDep, RuntimeDep
 from api.views import doctor_public, doctor_state_out
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/doctors", tags=["doctors"])
 @router.post(
     "/me/shift",
     summary="Go online at a position (verified doctors only)",
-    responses=problems(404),
+    responses=problems(404, described={409: FIX_CONFLICT}),
 )
 async def start_shift(body: ShiftStart, who: DoctorDep, runtime: RuntimeDep) -> DoctorStateOut:
     state = await runtime.doctors.start_shift(who, body.latitude, body.longitude, body.accuracy_m)
@@ -51,7 +52,7 @@ async def availability(body: AvailabilityIn, who: DoctorDep, runtime: RuntimeDep
 @router.post(
     "/me/location",
     summary="Report a position (the WebSocket is the usual way)",
-    responses=problems(409),
+    responses=problems(described={409: FIX_CONFLICT}),
 )
 async def location(body: PositionIn, who: DoctorDep, runtime: RuntimeDep) -> DoctorStateOut:
     fix_s = epoch_of(body.recorded_at, "recorded_at")
@@ -93,6 +94,6 @@ async def doctor_profile(
 def document_out(d: DoctorDocument) -> DocumentOut:
     return DocumentOut(
         id=d.document_id, kind=d.kind, number=d.number, issued_by=d.issued_by,
-        valid_until=at(d.valid_until_s), uploaded_at=at(d.uploaded_s),  # type: ignore[arg-type]
+        valid_until=at(d.valid_until_s), uploaded_at=instant(d.uploaded_s),
         sha256=d.sha256,
     )  # fmt: skip

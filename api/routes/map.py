@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
-from api.openapi import problems
+from api.openapi import OFF_THE_MAP, problems
 from api.schemas import Output
 from api.security import AnyUserDep, RuntimeDep, public
 from routing import RoadGraph, RoutingError
@@ -126,37 +126,78 @@ def _box(values: tuple[float, float, float, float]) -> dict[str, float]:
             "east": round(east, 6)}  # fmt: skip
 
 
+# A view's sides, each optional: a side given bounds the view there, one left out leaves
+# it open (any combination is a view; a south above the north, or a west east of the
+# east, is an empty one). The operator's viewport of doctors reads them alike.
+South = Annotated[
+    float | None,
+    Query(ge=-90, le=90, description="degrees: only what reaches north of this latitude"),
+]
+West = Annotated[
+    float | None,
+    Query(ge=-180, le=180, description="degrees: only what reaches east of this longitude"),
+]
+North = Annotated[
+    float | None,
+    Query(ge=-90, le=90, description="degrees: only what reaches south of this latitude"),
+]
+East = Annotated[
+    float | None,
+    Query(ge=-180, le=180, description="degrees: only what reaches west of this longitude"),
+]
+
+
+def view_of(
+    south: float | None, west: float | None, north: float | None, east: float | None
+) -> tuple[float, float, float, float] | None:
+    """The box the given sides make (open sides at the world's edge); None if none given."""
+    if south is None and west is None and north is None and east is None:
+        return None
+    return (
+        -90.0 if south is None else south,
+        -180.0 if west is None else west,
+        90.0 if north is None else north,
+        180.0 if east is None else east,
+    )
+
+
 @router.get(
     "/roads",
     summary="The road network to draw a map with (public: OpenStreetMap data)",
+    description="Each of `south`, `west`, `north` and `east` given bounds the view on that "
+    "side; left out, that side is open. A view whose south is above its north (or west "
+    "east of its east) holds no roads.",
     response_model=RoadsOut,
     dependencies=[Depends(public())],
 )
 async def roads(
     request: Request,
     runtime: RuntimeDep,
-    south: Annotated[float | None, Query(ge=-90, le=90)] = None,
-    west: Annotated[float | None, Query(ge=-180, le=180)] = None,
-    north: Annotated[float | None, Query(ge=-90, le=90)] = None,
-    east: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    south: South = None,
+    west: West = None,
+    north: North = None,
+    east: East = None,
     limit: Annotated[int, Query(ge=1, le=MAX_SEGMENTS)] = MAX_SEGMENTS,
 ) -> Response:
     graph = runtime.router.graph
     segs = segments_of(graph)
     ws_port = ws_port_of(request)
-    given = [v is not None for v in (south, west, north, east)]
-    if any(given) and not all(given):
-        raise InvalidRequestError("a view needs all of south, west, north and east")
-    if all(given):
-        assert south is not None and west is not None and north is not None and east is not None
-        if south > north or west > east:
-            raise InvalidRequestError("a view needs south <= north and west <= east")
+    box = view_of(south, west, north, east)
+    if box is not None:
+        s, w, n, e = box
         c = segs.coords
         lat_lo, lat_hi = np.minimum(c[:, 0], c[:, 2]), np.maximum(c[:, 0], c[:, 2])
         lon_lo, lon_hi = np.minimum(c[:, 1], c[:, 3]), np.maximum(c[:, 1], c[:, 3])
-        inside = (lat_hi >= south) & (lat_lo <= north) & (lon_hi >= west) & (lon_lo <= east)
+        inside = (lat_hi >= s) & (lat_lo <= n) & (lon_hi >= w) & (lon_lo <= e)
         coords, ranks = c[inside], segs.ranks[inside]
-        view = (south, west, north, east)
+        # The view as asked, its open sides at the network's edge.
+        edge = segs.bbox
+        view = (
+            edge[0] if south is None else south,
+            edge[1] if west is None else west,
+            edge[2] if north is None else north,
+            edge[3] if east is None else east,
+        )
         body = _render(segs, coords, ranks, view, limit, ws_port)
     else:
         # The whole network is what every page asks for first: rendered once per limit.
@@ -194,7 +235,11 @@ def _render(
     )
 
 
-@router.get("/route", summary="A road route between two points", responses=problems(422))
+@router.get(
+    "/route",
+    summary="A road route between two points",
+    responses=problems(described={422: OFF_THE_MAP}),
+)
 async def route(
     who: AnyUserDep,
     runtime: RuntimeDep,

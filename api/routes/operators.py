@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 
 from api.openapi import problems
 from api.routes.bookings import render
-from api.routes.common import Identifier
+from api.routes.common import Identifier, state_conflicts
+from api.routes.map import East, North, South, West, view_of
 from api.schemas import (
     AssignIn,
     BookingOut,
@@ -17,10 +18,10 @@ from api.schemas import (
     LiveDoctors,
     PriorityIn,
     ReasonIn,
+    at,
 )
 from api.security import OperatorDep, RuntimeDep
 from api.views import doctor_state_out
-from services.bookings import InvalidRequestError
 
 router = APIRouter(prefix="/operator", tags=["operators"])
 
@@ -38,44 +39,57 @@ async def live_bookings(
     return LiveBookings(bookings=[await render(runtime, b, who, full=False) for b in rows[:limit]])
 
 
-@router.get("/doctors", summary="Doctors on the map, optionally within a viewport")
+@router.get(
+    "/doctors",
+    summary="Doctors on the map, optionally within a viewport",
+    description="Each of `south`, `west`, `north` and `east` given bounds the viewport on "
+    "that side; left out, that side is open. A viewport whose south is above its north (or "
+    "west east of its east) holds no doctors.",
+)
 async def live_doctors(
     who: OperatorDep,
     runtime: RuntimeDep,
-    south: Annotated[float | None, Query(ge=-90, le=90)] = None,
-    west: Annotated[float | None, Query(ge=-180, le=180)] = None,
-    north: Annotated[float | None, Query(ge=-90, le=90)] = None,
-    east: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    south: South = None,
+    west: West = None,
+    north: North = None,
+    east: East = None,
 ) -> LiveDoctors:
-    box = None
-    if south is not None and west is not None and north is not None and east is not None:
-        if south > north or west > east:
-            raise InvalidRequestError("a viewport needs south <= north and west <= east")
-        box = (south, west, north, east)
-    elif any(e is not None for e in (south, west, north, east)):
-        raise InvalidRequestError("a viewport needs all of south, west, north and east")
+    box = view_of(south, west, north, east)
+    if box is not None and (box[0] > box[2] or box[1] > box[3]):
+        return LiveDoctors(doctors=[])
     return LiveDoctors(doctors=[doctor_state_out(d) for d in runtime.doctors.live(who, box)])
 
 
 @router.get("/bookings/{booking_id}/decision", summary="Why the offers went where they went")
 async def decision(booking_id: Identifier, who: OperatorDep, runtime: RuntimeDep) -> DecisionOut:
     explained = runtime.bookings.explain(who, booking_id)
+    if explained is None:
+        return DecisionOut(call_id=booking_id, ranking=[], considered=[])
+    decided_s = explained.pop("decided_at_s", None)
     return DecisionOut.model_validate(
-        explained or {"call_id": booking_id, "ranking": [], "considered": []}
+        {**explained, "decided_at": at(decided_s) if isinstance(decided_s, float | int) else None}
     )
 
 
 @router.post(
     "/bookings/{booking_id}/assign",
     summary="Assign or reassign a doctor",
-    responses=problems(409),
+    responses=problems(
+        described={
+            404: "no such booking; or no such doctor: the id is unknown, or the account "
+            "is not a doctor's",
+            409: "the doctor is unverified, blocked or not on shift, or busy with another "
+            "booking (unless release_current), or the booking's status allows no new doctor",
+        }
+    ),
 )
 async def assign(
     booking_id: Identifier, body: AssignIn, who: OperatorDep, runtime: RuntimeDep
 ) -> BookingOut:
-    booking = await runtime.bookings.assign(
-        who, booking_id, body.doctor_id, body.reason, release_current=body.release_current
-    )
+    with state_conflicts():
+        booking = await runtime.bookings.assign(
+            who, booking_id, body.doctor_id, body.reason, release_current=body.release_current
+        )
     return await render(runtime, booking, who)
 
 
@@ -87,9 +101,9 @@ async def assign(
 async def return_to_search(
     booking_id: Identifier, body: ReasonIn, who: OperatorDep, runtime: RuntimeDep
 ) -> BookingOut:
-    return await render(
-        runtime, await runtime.bookings.return_to_search(who, booking_id, body.reason), who
-    )
+    with state_conflicts():
+        booking = await runtime.bookings.return_to_search(who, booking_id, body.reason)
+    return await render(runtime, booking, who)
 
 
 @router.post(
@@ -100,7 +114,9 @@ async def return_to_search(
 async def cancel(
     booking_id: Identifier, body: ReasonIn, who: OperatorDep, runtime: RuntimeDep
 ) -> BookingOut:
-    return await render(runtime, await runtime.bookings.cancel(who, booking_id, body.reason), who)
+    with state_conflicts():
+        booking = await runtime.bookings.cancel(who, booking_id, body.reason)
+    return await render(runtime, booking, who)
 
 
 @router.post(
@@ -109,5 +125,8 @@ async def cancel(
 async def priority(
     booking_id: Identifier, body: PriorityIn, who: OperatorDep, runtime: RuntimeDep
 ) -> BookingOut:
-    booking = await runtime.bookings.change_priority(who, booking_id, body.priority, body.reason)
+    with state_conflicts():
+        booking = await runtime.bookings.change_priority(
+            who, booking_id, body.priority, body.reason
+        )
     return await render(runtime, booking, who)

@@ -209,7 +209,7 @@ function renderDetail() {
   $("#detail-history").replaceChildren(...b.history.map((h) => el("li", { dataset: { status: h.status } },
     el("b", { text: h.status.replace(/_/g, " ") }), h.reason ? ` — ${tidy(h.reason)}` : "",
     h.by ? ` (by ${who(h.by)})` : "", el("time", { text: formatTime(h.at) }))));
-  $("#decision-at").textContent = d.decided_at_s ? `decided ${formatTime(d.decided_at_s)}` : "no decision yet";
+  $("#decision-at").textContent = d.decided_at ? `decided ${formatTime(d.decided_at)}` : "no decision yet";
   const rows = [...d.considered].sort((x, y) => (x.rank ?? 1e9) - (y.rank ?? 1e9) || x.distance_m - y.distance_m);
   const tbody = $("#candidates tbody");
   tbody.replaceChildren(...rows.map((c) => el("tr", {
