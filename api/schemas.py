@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     Strict,
     StringConstraints,
     WithJsonSchema,
@@ -22,9 +23,10 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from accounts import Role
+from accounts import MAX_SAVED_ADDRESSES, Role
 from dispatch_core import BookingStatus, Priority
 from matching import Exclusion
+from services.times import rfc3339
 
 
 class Input(BaseModel):
@@ -118,6 +120,8 @@ Reason = Annotated[
 CallType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,63}$")]
 ClinicId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+DoctorRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
+Locale = Literal["ru", "en"]
 Specialization = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,63}$")]
 # Free text, trimmed; NUL is refused. `Said*` must hold more than whitespace.
 Text64 = Annotated[str, StringConstraints(max_length=64, pattern=NO_NUL), AfterValidator(_strip)]
@@ -135,6 +139,15 @@ Said4000 = Annotated[
     str,
     StringConstraints(min_length=1, max_length=4_000, pattern=NOT_BLANK),
     AfterValidator(_strip),
+]
+
+
+# Instants the API answers with: RFC 3339 in UTC with milliseconds, exactly as the
+# WebSocket protocol writes them (services.times.rfc3339).
+Instant = Annotated[
+    datetime,
+    PlainSerializer(lambda moment: rfc3339(moment.timestamp()), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
 ]
 
 
@@ -200,6 +213,20 @@ class TokensOut(Output):
 # -- users --------------------------------------------------------------------------------
 
 
+class SavedAddressIn(Input):
+    label: Said64 = Field(description="the patient's name for the place, e.g. Дом")
+    address: Said200
+    latitude: Latitude
+    longitude: Longitude
+
+
+class SavedAddressOut(Output):
+    label: str
+    address: str
+    latitude: float
+    longitude: float
+
+
 class UserOut(Output):
     """One's own account, or any account for an admin."""
 
@@ -214,13 +241,15 @@ class UserOut(Output):
     clinic_id: str | None
     specialization: str | None
     license_number: str | None
-    license_expires_at: datetime | None
+    license_expires_at: Instant | None
     experience_years: int | None
     languages: list[str]
     treats_adults: bool
     treats_children: bool
     rating: float | None
-    created_at: datetime
+    created_at: Instant
+    locale: Locale | None = Field(description="the apps' language; null: the browser's")
+    saved_addresses: list[SavedAddressOut]
 
 
 class DoctorPublic(Output):
@@ -244,8 +273,13 @@ class ProfileUpdate(Input):
     last_name: Name | SkipJsonSchema[None] = None
     phone: Phone | None = None
     languages: Annotated[list[LanguageCode], Field(max_length=10)] | SkipJsonSchema[None] = None
+    locale: Locale | None = Field(default=None, description="null: follow the browser")
+    saved_addresses: (
+        Annotated[list[SavedAddressIn], Field(max_length=MAX_SAVED_ADDRESSES)]
+        | SkipJsonSchema[None]
+    ) = None
 
-    @field_validator("first_name", "last_name", "languages", mode="before")
+    @field_validator("first_name", "last_name", "languages", "saved_addresses", mode="before")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         if value is None:
@@ -313,8 +347,8 @@ class DocumentOut(Output):
     kind: str
     number: str
     issued_by: str
-    valid_until: datetime | None
-    uploaded_at: datetime
+    valid_until: Instant | None
+    uploaded_at: Instant
     sha256: str
 
 
@@ -333,6 +367,32 @@ class VisitIn(Input):
     emergency_type: Text64 | None = None
     scheduled_at: Timestamp | None = None
     clinic_id: ClinicId | None = None
+    requested_doctor_id: DoctorRef | None = Field(
+        default=None, description="a doctor the patient chose: offered the visit first"
+    )
+    others_if_declined: Bool = Field(
+        default=True,
+        description="if the chosen doctor declines or does not answer, others may come",
+    )
+    patient_is_child: Bool = Field(default=False, description="only doctors who treat children")
+    language: LanguageCode | None = Field(
+        default=None, description="only doctors who speak it (ISO 639-1)"
+    )
+
+
+class DoctorChoiceOut(Output):
+    doctor_id: str
+    first_name: str
+    last_name: str
+    specialization: str
+    languages: list[str]
+    rating: float | None
+    eta_s: float = Field(description="road travel time to the patient now, seconds")
+    distance_m: float = Field(description="straight-line distance, to the nearest 100 m")
+
+
+class DoctorChoices(Output):
+    doctors: list[DoctorChoiceOut] = Field(description="free now and fit, nearest by road first")
 
 
 class EstimateOut(Output):
@@ -344,7 +404,7 @@ class EstimateOut(Output):
 
 class StatusEntry(Output):
     status: BookingStatus
-    at: datetime
+    at: Instant
     reason: str
     by: str | None = Field(default=None, description="who moved it (operators and admins only)")
 
@@ -354,7 +414,7 @@ class MessageOut(Output):
     sender_role: str
     type: str
     content: str
-    at: datetime
+    at: Instant
 
 
 class BookingOut(Output):
@@ -371,14 +431,18 @@ class BookingOut(Output):
     clinic_id: str | None
     patient_id: str
     doctor: DoctorPublic | None
-    created_at: datetime
-    scheduled_at: datetime | None
-    assigned_at: datetime | None
-    completed_at: datetime | None
-    cancelled_at: datetime | None
+    created_at: Instant
+    scheduled_at: Instant | None
+    assigned_at: Instant | None
+    completed_at: Instant | None
+    cancelled_at: Instant | None
     estimated_price: float | None
     final_price: float | None
     currency: str
+    requested_doctor_id: str | None = Field(description="the doctor the patient chose, if any")
+    others_if_declined: bool
+    patient_is_child: bool
+    language: str | None
     history: list[StatusEntry]
     messages: list[MessageOut]
 
@@ -419,7 +483,7 @@ class ProgressIn(Input):
 class OfferOut(Output):
     offer_id: str
     booking_id: str
-    expires_at: datetime
+    expires_at: Instant
     ttl_s: float
     call_type: str
     priority: Priority
@@ -476,7 +540,7 @@ class DecisionOut(Output):
     """Why the offers went where they went."""
 
     call_id: str
-    decided_at: datetime | None = Field(
+    decided_at: Instant | None = Field(
         default=None, description="when it was decided; null when no decision has been made yet"
     )
     ranking: list[str] = Field(description="doctor ids in offer order")
@@ -484,7 +548,7 @@ class DecisionOut(Output):
 
 
 class AuditEntryOut(Output):
-    at: datetime
+    at: Instant
     actor_id: str
     actor_role: str
     action: str = Field(examples=["booking.read", "user.block"])

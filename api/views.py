@@ -8,6 +8,7 @@ from api.schemas import (
     DoctorPublic,
     DoctorStateOut,
     MessageOut,
+    SavedAddressOut,
     StatusEntry,
     UserOut,
     at,
@@ -52,6 +53,11 @@ def user_out(user: User) -> UserOut:
         treats_children=user.treats_children,
         rating=user.rating,
         created_at=instant(user.created_s),
+        locale=user.locale,  # type: ignore[arg-type]
+        saved_addresses=[
+            SavedAddressOut(label=a.label, address=a.address, latitude=a.lat, longitude=a.lon)
+            for a in user.saved_addresses
+        ],
     )
 
 
@@ -81,6 +87,10 @@ def booking_out(
         estimated_price=booking.estimated_price,
         final_price=booking.final_price,
         currency=currency,
+        requested_doctor_id=booking.requested_doctor_id,
+        others_if_declined=booking.others_if_declined,
+        patient_is_child=booking.patient_is_child,
+        language=booking.language,
         history=[
             StatusEntry(
                 status=u.new_status,

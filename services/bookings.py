@@ -8,6 +8,7 @@ import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from accounts import AccountStore, Role
 from dispatch_core import Actor, Booking, BookingStatus, Priority
@@ -166,6 +167,8 @@ class BookingService:
             call_type=visit.call_type,
             clinic_id=visit.clinic_id,
             is_emergency=visit.is_emergency,
+            patient_is_child=visit.patient_is_child,
+            languages=frozenset({visit.language}) if visit.language else frozenset(),
             busy=frozenset(self.engine.core.doctor_booking)
             | frozenset(self.engine.core.doctor_offer),
         )
@@ -181,8 +184,25 @@ class BookingService:
             self.tariff.price(visit.call_type, priority),
             self.tariff.currency,
             eta,
-            len(decision.ranking),
+            self._free_doctors_who_fit(call),
         )
+
+    def _free_doctors_who_fit(self, call: CallRequest) -> int:
+        """Every free doctor who fits the call within the search radius: what the map
+        shows, not only the k the matcher ranks."""
+        registry = self.matcher.registry
+        policy = self.matcher.policy
+        now = self.clock()
+
+        def exclude(slots: Any) -> Any:
+            return registry.exclusions(
+                slots, call, now, allow_on_visit=policy.offer_doctors_on_visit
+            )
+
+        slots, *_ = registry.nearest(
+            call.lat, call.lon, max(1, len(registry)), policy.search_radius_m, exclude
+        )
+        return int(slots.size)
 
     async def create(
         self,

@@ -615,7 +615,7 @@ def test_the_narrowing_is_the_map_refusal_and_nothing_else() -> None:
         if op["responses"].get("422", {}).get("description") == OFF_THE_MAP
     }
     assert set(narrowing["include-operation-id"]) == off_the_map
-    assert off_the_map == {"estimate", "create_booking", "route"}
+    assert off_the_map == {"estimate", "create_booking", "route", "available_doctors"}
 
 
 def test_the_assign_route_declares_who_cannot_be_assigned() -> None:

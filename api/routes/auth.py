@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
-from accounts import Role, User
+from accounts import Role, SavedAddress, User
 from api.openapi import problems
 from api.routes.common import client_ip, enforce, epoch_of, request_id
 from api.schemas import (
@@ -163,8 +163,13 @@ async def update_me(body: ProfileUpdate, who: AnyUserDep, runtime: RuntimeDep) -
     if user is None:
         raise NotFoundError("no such account")
     changes = body.model_dump(exclude_unset=True)
+    saved = changes.pop("saved_addresses", None)
     for name, value in changes.items():
         setattr(user, name, tuple(value) if name == "languages" else value)
+    if saved is not None:
+        user.saved_addresses = tuple(
+            SavedAddress(a["label"], a["address"], a["latitude"], a["longitude"]) for a in saved
+        )
     user.updated_s = runtime.clock()
     from accounts import AccountExistsError
 

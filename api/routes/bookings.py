@@ -59,6 +59,10 @@ def visit_of(body: VisitIn) -> VisitRequest:
         emergency_type=body.emergency_type,
         scheduled_s=epoch_of(body.scheduled_at, "scheduled_at"),
         clinic_id=body.clinic_id,
+        requested_doctor_id=body.requested_doctor_id,
+        others_if_declined=body.others_if_declined,
+        patient_is_child=body.patient_is_child,
+        language=body.language,
     )
 
 

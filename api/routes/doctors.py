@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from accounts import DoctorDocument, Role
-from api.openapi import FIX_CONFLICT, problems
+from api.openapi import FIX_CONFLICT, OFF_THE_MAP, problems
 from api.routes.common import Identifier, epoch_of
 from api.schemas import (
     AvailabilityIn,
+    DoctorChoiceOut,
+    DoctorChoices,
     DoctorPublic,
     DoctorStateOut,
     DocumentIn,
@@ -18,9 +22,10 @@ from api.schemas import (
     at,
     instant,
 )
-from api.security import AnyUserDep, DoctorDep, RuntimeDep
+from api.security import AnyUserDep, DoctorDep, PatientDep, RuntimeDep
 from api.views import doctor_public, doctor_state_out
 from services.auth import NotFoundError, new_id
+from services.bookings import VisitRequest
 
 router = APIRouter(prefix="/doctors", tags=["doctors"])
 
@@ -79,6 +84,40 @@ async def add_document(body: DocumentIn, who: DoctorDep, runtime: RuntimeDep) ->
 @router.get("/me/documents", summary="One's own documents")
 async def my_documents(who: DoctorDep, runtime: RuntimeDep) -> list[DocumentOut]:
     return [document_out(d) for d in await runtime.accounts.documents_of(who.user_id)]
+
+
+@router.get(
+    "/available",
+    summary="Doctors free now who fit a visit, nearest by road first (to choose one)",
+    responses=problems(described={422: OFF_THE_MAP}),
+)
+async def available_doctors(
+    who: PatientDep,
+    runtime: RuntimeDep,
+    lat: Annotated[float, Query(ge=-90, le=90, description="the visit's latitude")],
+    lon: Annotated[float, Query(ge=-180, le=180, description="the visit's longitude")],
+    call_type: Annotated[str, Query(pattern=r"^[a-z][a-z_]{0,63}$")] = "home_visit",
+    specialization: Annotated[str | None, Query(pattern=r"^[a-z][a-z_]{0,63}$")] = None,
+    language: Annotated[str | None, Query(pattern=r"^[a-z]{2,3}$")] = None,
+    child: bool = False,
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+) -> DoctorChoices:
+    visit = VisitRequest(
+        lat=lat, lon=lon, call_type=call_type, patient_is_child=child, language=language
+    )
+    choices = await runtime.bookings.doctors_to_choose(
+        who, visit, specialization=specialization, limit=limit
+    )
+    return DoctorChoices(
+        doctors=[
+            DoctorChoiceOut(
+                doctor_id=c.doctor_id, first_name=c.first_name, last_name=c.last_name,
+                specialization=c.specialization, languages=list(c.languages), rating=c.rating,
+                eta_s=c.eta_s, distance_m=c.distance_m,
+            )
+            for c in choices
+        ]
+    )  # fmt: skip
 
 
 @router.get("/{doctor_id}", summary="A doctor's public profile")

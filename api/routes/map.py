@@ -64,12 +64,19 @@ class RoadsOut(Output):
     attribution: str
 
 
+class RouteStepOut(Output):
+    street: str | None = Field(description="the street's name in the extract; null if unnamed")
+    distance_m: float
+    duration_s: float
+
+
 class RouteOut(Output):
-    """A road route: its line, length and free-flow travel time."""
+    """A road route: its line, length and free-flow travel time, and the streets to take."""
 
     points: list[list[float]] = Field(description="[[lat, lon], ...] along the roads")
     distance_m: float
     eta_s: float
+    steps: list[RouteStepOut] = Field(description="the streets to take, in order")
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,4 +263,8 @@ async def route(
         points=[[round(p.lat, 6), round(p.lon, 6)] for p in found.path],
         distance_m=round(found.distance_m, 1),
         eta_s=round(found.eta_s, 1),
+        steps=[
+            RouteStepOut(street=step.street, distance_m=step.distance_m, duration_s=step.duration_s)
+            for step in found.steps
+        ],
     )
