@@ -168,7 +168,9 @@ class MapInfoOut(Output):
     layers: list[str] = Field(description="the tiles' layer names")
     attribution: str = Field(description="show it wherever the map is shown")
     version: str = Field(description="the extract's hash and the tile format: the tiles' ETag")
-    ws_port: int = Field(description="the WebSocket gateway's port on this host (the web app's live layers)")
+    ws_port: int = Field(
+        description="the WebSocket gateway's port on this host (the web app's live layers)"
+    )
 
 
 @api_router.get(
