@@ -54,6 +54,7 @@ describe("reasons in a booking's history", () => {
     expect(reasonWords("offered to 9d93dd90")).toBeNull();
     expect(reasonWords("doctor reports en_route")).toBeNull();
     expect(reasonWords("search started")).toBeNull();
+    expect(reasonWords("offer accepted")).toEqual({ key: "reason.offerAccepted" });
     expect(reasonWords("scheduled time reached")).toEqual({ key: "reason.scheduledReached" });
     expect(reasonWords("doctor 1a2b taken by emergency 9f")).toEqual({ key: "reason.preempted" });
     expect(reasonWords("Мне стало лучше")).toEqual({ text: "Мне стало лучше" });

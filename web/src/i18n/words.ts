@@ -60,7 +60,7 @@ export const LANGUAGE: Record<string, MessageKey> = {
 export function reasonWords(reason: string | null | undefined): { key: MessageKey } | { text: string } | null {
   const r = (reason ?? "").trim();
   if (!r) return null;
-  if (/^offered to\b/.test(r) || /^doctor reports\b/.test(r) || r === "search started") return null;
+  if (/^offered to\b/.test(r) || /^doctor reports\b/.test(r) || r === "search started" || r === "a doctor is assigned") return null;
   if (BOOKING_STATUS[r]) return null;
   const known: Record<string, MessageKey> = {
     "offers made afresh": "reason.offersAfresh",
@@ -68,6 +68,13 @@ export function reasonWords(reason: string | null | undefined): { key: MessageKe
     "waits for its time": "reason.waitsForTime",
     "scheduled time reached": "reason.scheduledReached",
     "cancelled by the patient": "reason.cancelledByPatient",
+    "offer accepted": "reason.offerAccepted",
+    "no answer in time": "reason.noAnswer",
+    "no doctor could be found": "reason.noDoctor",
+    "the doctor went offline": "reason.doctorOffline",
+    "we are finding you another doctor": "reason.findingAnother",
+    "an operator assigned a doctor": "reason.operatorAssigned",
+    "doctor assigned elsewhere by an operator": "reason.reassigned",
   };
   const key = known[r];
   if (key) return { key };
