@@ -15,7 +15,7 @@ from routing.errors import (
 from routing.geo import LatLon, haversine_m, validate_lat_lon
 from routing.graph import RoadGraph, compile_road_graph
 from routing.osm_tags import BUILD_PROFILE_VERSION, WayRule, classify_way
-from routing.router import EtaResult, Route, Router, Snap
+from routing.router import EtaResult, Route, Router, RouteStep, Snap
 
 __all__ = [
     "BUILD_PROFILE_VERSION",
@@ -27,6 +27,7 @@ __all__ = [
     "OutsideMapError",
     "RoadGraph",
     "Route",
+    "RouteStep",
     "Router",
     "RoutingError",
     "Snap",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +33,8 @@ _ARRAY_DTYPES: dict[str, npt.DTypeLike] = {
     "cch_order": np.int32,
     "detached_lat": np.float64,
     "detached_lon": np.float64,
+    "street_names_utf8": np.uint8,
+    "edge_street": np.int32,
 }
 
 
@@ -62,7 +66,43 @@ class RoadGraph:
     cch_order: npt.NDArray[np.int32]
     detached_lat: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
     detached_lon: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    # Street names: every distinct name, UTF-8, each ended by a NUL; per edge the index of
+    # its street's name, -1 when it has none (both empty when the build kept no names).
+    street_names_utf8: npt.NDArray[np.uint8] = field(
+        default_factory=lambda: np.empty(0, dtype=np.uint8)
+    )
+    edge_street: npt.NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
     meta: dict[str, str] = field(default_factory=dict)
+
+    @functools.cached_property
+    def street_names(self) -> tuple[str, ...]:
+        """The names `edge_street` points into."""
+        if self.street_names_utf8.size == 0:
+            return ()
+        return tuple(self.street_names_utf8.tobytes().decode("utf-8").split("\x00")[:-1])
+
+    def street_of_edge(self, edge: int) -> str | None:
+        if self.edge_street.size == 0:
+            return None
+        index = int(self.edge_street[edge])
+        return None if index < 0 else self.street_names[index]
+
+    def with_street_names(self, way_names: Mapping[int, str]) -> RoadGraph:
+        """This graph, its edges named after their ways (`way_names`: OSM way id -> name)."""
+        names = sorted({n for n in way_names.values() if n and "\x00" not in n})
+        index = {name: i for i, name in enumerate(names)}
+        way_index = {w: index[n] for w, n in way_names.items() if n in index}
+        edge_street = np.fromiter(
+            (way_index.get(int(w), -1) for w in self.edge_way_id.tolist()),
+            dtype=np.int32,
+            count=self.edge_count,
+        )
+        blob = "".join(f"{n}\x00" for n in names).encode("utf-8")
+        return dataclasses.replace(
+            self,
+            street_names_utf8=np.frombuffer(blob, dtype=np.uint8).copy(),
+            edge_street=edge_street,
+        )
 
     @property
     def node_count(self) -> int:
@@ -85,6 +125,10 @@ class RoadGraph:
         n = typed["node_lat"].shape[0]
         m = typed["edge_tail"].shape[0]
         for k, a in typed.items():
+            if k == "street_names_utf8":
+                continue  # any length
+            if k == "edge_street" and a.shape[0] == 0:
+                continue  # built without names
             if k.startswith("detached_"):
                 want = typed["detached_lat"].shape[0]
             else:
@@ -98,7 +142,10 @@ class RoadGraph:
             raise GraphBuildError("graph edges reference nodes that do not exist")
         if not np.array_equal(np.sort(typed["cch_order"]), np.arange(n, dtype=np.int32)):
             raise GraphBuildError("cch_order is not a permutation of the nodes")
-        return cls(**typed, meta=dict(meta))
+        graph = cls(**typed, meta=dict(meta))
+        if graph.edge_street.size and int(graph.edge_street.max()) >= len(graph.street_names):
+            raise GraphBuildError("edge_street names streets that do not exist")
+        return graph
 
 
 def compute_cch_order(

@@ -58,6 +58,15 @@ class EtaResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteStep:
+    """A stretch of a route along one street (None: an unnamed road)."""
+
+    street: str | None
+    distance_m: float
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """The fastest drivable route between two snapped points."""
 
@@ -66,6 +75,7 @@ class Route:
     path: list[LatLon]
     origin: Snap
     destination: Snap
+    steps: tuple[RouteStep, ...] = ()  # the streets to take, in order
 
 
 class Router:
@@ -186,6 +196,28 @@ class Router:
             path=path,
             origin=src,
             destination=dst,
+            steps=self._steps(arcs),
+        )
+
+    def _steps(self, arcs: npt.NDArray[np.int64]) -> tuple[RouteStep, ...]:
+        """Consecutive edges on the same street as one step (its length and time)."""
+        g = self.graph
+        if arcs.size == 0:
+            return ()
+        streets = g.edge_street[arcs] if g.edge_street.size else np.full(arcs.size, -1)
+        lengths = g.edge_length_m[arcs].astype(np.float64)
+        times = g.edge_travel_time_ms[arcs].astype(np.float64) / 1000.0
+        cuts = np.flatnonzero(np.diff(streets)) + 1
+        starts = np.concatenate(([0], cuts))
+        ends = np.concatenate((cuts, [arcs.size]))
+        names = g.street_names
+        return tuple(
+            RouteStep(
+                street=None if streets[a] < 0 else names[int(streets[a])],
+                distance_m=round(float(lengths[a:b].sum()), 1),
+                duration_s=round(float(times[a:b].sum()), 1),
+            )
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
         )
 
     def travel_time_s(self, origin_node: int, destination_node: int) -> float | None:

@@ -76,7 +76,7 @@ def load_road_graph(
             "node_refs_missing": str(segments.node_refs_missing),
         },
         progress=say,
-    )
+    ).with_street_names(segments.way_names)
     try:
         cache.save(path, graph)
     except OSError as exc:  # a read-only or broken cache folder must not stop routing

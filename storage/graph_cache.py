@@ -18,7 +18,7 @@ from routing import BUILD_PROFILE_VERSION, GraphBuildError, RoadGraph
 log = logging.getLogger(__name__)
 
 # Bump when the array layout or compile step changes in a way the rules hash cannot see.
-GRAPH_FORMAT_VERSION = "4"  # 4: the detached nodes (routing.RoadGraph.detached_lat/lon)
+GRAPH_FORMAT_VERSION = "5"  # 4: the detached nodes; 5: street names per edge
 
 
 def file_sha256(path: Path) -> str:

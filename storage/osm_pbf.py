@@ -58,6 +58,7 @@ class DrivableSegments:
     seg_speed_backward_kph: npt.NDArray[np.float64]
     seg_highway: npt.NDArray[np.uint8]
     seg_way_id: npt.NDArray[np.int64]
+    way_names: dict[int, str]  # drivable way id -> its street name (or number, `ref`)
     ways_read: int
     ways_drivable: int
     node_refs_missing: int
@@ -83,6 +84,7 @@ def read_drivable_segments(
     seg_rule_index: list[int] = []
     rules: list[tuple[bool, bool, float, float, int]] = []
     rule_index: dict[tuple[bool, bool, float, float, int], int] = {}
+    way_names: dict[int, str] = {}
     ways_read = ways_drivable = missing = 0
     try:
         processor = (
@@ -100,6 +102,9 @@ def read_drivable_segments(
             if rule is None:
                 continue
             ways_drivable += 1
+            street = way.tags.get("name") or way.tags.get("ref")
+            if street:
+                way_names[way.id] = street
             key = (
                 rule.forward,
                 rule.backward,
@@ -150,6 +155,7 @@ def read_drivable_segments(
         seg_speed_backward_kph=per_seg[:, 3].copy(),
         seg_highway=per_seg[:, 4].astype(np.uint8),
         seg_way_id=np.asarray(seg_way, dtype=np.int64),
+        way_names=way_names,
         ways_read=ways_read,
         ways_drivable=ways_drivable,
         node_refs_missing=missing,

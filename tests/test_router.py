@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from itertools import pairwise
 
@@ -280,3 +281,17 @@ def test_router_rejects_a_bad_snap_limit(helsinki_graph: RoadGraph) -> None:
     for bad in (0.0, -5.0, math.nan, math.inf):
         with pytest.raises(ValueError, match="max_snap_distance_m"):
             Router(helsinki_graph, max_snap_distance_m=bad)
+
+
+def test_a_route_lists_the_streets_to_take(helsinki_router: Router) -> None:
+    """Steps: consecutive edges on one street as one stretch, named from the extract;
+    their lengths and times add up to the route's."""
+    route = helsinki_router.route((60.1710, 24.9414), (60.1673, 24.9534))
+    assert route.steps
+    assert sum(s.distance_m for s in route.steps) == pytest.approx(route.distance_m, abs=1.0)
+    assert sum(s.duration_s for s in route.steps) == pytest.approx(route.eta_s, abs=1.0)
+    named = [s.street for s in route.steps if s.street]
+    assert named, route.steps
+    assert all(a.street != b.street for a, b in itertools.pairwise(route.steps))
+    assert set(named) <= set(helsinki_router.graph.street_names)
+    assert "Mannerheimintie" in helsinki_router.graph.street_names
