@@ -16,6 +16,7 @@ browser. MapLibre draws in a worker it makes from a blob: URL (`worker-src blob:
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -29,7 +30,10 @@ from api.errors import problem
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
+# The built app: TOT_WEB_DIST (the Docker image sets it), else web/dist beside api/.
+WEB_DIST = Path(
+    os.environ.get("TOT_WEB_DIST") or Path(__file__).resolve().parent.parent / "web" / "dist"
+)
 PAGES = {"/operator": "operator.html"}
 APP_ROUTES = ("/", "/patient", "/patient/{rest:path}", "/doctor", "/doctor/{rest:path}")
 
