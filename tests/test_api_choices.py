@@ -66,7 +66,12 @@ async def test_the_profile_keeps_its_language_and_saved_addresses(api: Api) -> N
     _, patient = await api.patient()
     me = await api.client.get("/api/v1/auth/me", headers=api.auth(patient))
     assert me.json()["locale"] is None and me.json()["saved_addresses"] == []
-    home = {"label": "Дом", "address": "Mannerheimintie 1", "latitude": HOME[0], "longitude": HOME[1]}
+    home = {
+        "label": "Дом",
+        "address": "Mannerheimintie 1",
+        "latitude": HOME[0],
+        "longitude": HOME[1],
+    }
     r = await api.client.patch(
         "/api/v1/auth/me",
         json={"locale": "ru", "saved_addresses": [home]},
