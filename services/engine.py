@@ -98,10 +98,22 @@ class Engine:
         await self._save(events)
         return events
 
-    async def close(self) -> None:
-        """Wait for the writes in flight."""
-        if self._writer is not None:
-            await asyncio.shield(self._writer)
+    async def close(self, timeout_s: float = 15.0) -> None:
+        """Wait for the writes in flight; at most `timeout_s` when storage is away (the
+        process is stopping: what was not stored by then was answered 503, never 2xx)."""
+        if self._writer is None or self._writer.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._writer), timeout_s)
+        except TimeoutError:
+            pending = sum(len(entry.ids) for entry in self._queue)
+            log.error(
+                "stopping with changes not stored: storage did not answer within %.0f s "
+                "(%d more queued)",
+                timeout_s,
+                pending,
+            )
+            self._writer.cancel()
 
     def _tell(self, events: list[Event]) -> None:
         for listener in self.listeners:

@@ -185,7 +185,9 @@ def _user_values(user: User) -> tuple[Any, ...]:
 
 class SqliteAccountStore:
     def __init__(self, path: Path | str) -> None:
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn = sqlite3.connect(
+            str(path), check_same_thread=False, isolation_level=None, timeout=10.0
+        )
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.Lock()
         with self._lock:

@@ -7,14 +7,17 @@ last known position, and tracks. Runs in a worker thread, like the booking store
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from storage.locations import LocationFix, Track, simplified_track
+
+SQLITE_BUSY_S = 10.0  # how long a write waits for another connection's lock
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS location_history (
@@ -41,13 +44,28 @@ CREATE TABLE IF NOT EXISTS doctor_availability (
 """
 
 
+@contextlib.contextmanager
+def _transaction(c: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error: a failed write must never
+    leave the shared file locked for the engine's other connections."""
+    c.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        c.execute("ROLLBACK")
+        raise
+    c.execute("COMMIT")
+
+
 def _epoch(value: Any) -> float:
     return value.timestamp() if isinstance(value, datetime) else float(value)
 
 
 class SqliteLocationStore:
     def __init__(self, path: Path | str) -> None:
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn = sqlite3.connect(
+            str(path), check_same_thread=False, isolation_level=None, timeout=SQLITE_BUSY_S
+        )
         self._lock = threading.Lock()
         with self._lock:
             self._conn.execute("PRAGMA journal_mode = WAL")
@@ -62,12 +80,11 @@ class SqliteLocationStore:
     def _write(self, rows: Sequence[tuple[Any, ...]]) -> None:
         with self._lock:
             c = self._conn
-            c.execute("BEGIN")
-            c.executemany(
-                "INSERT INTO location_history VALUES (?, ?, ?, ?, ?, ?)",
-                [(r[0], _epoch(r[1]), r[2], r[3], r[4], r[5]) for r in rows],
-            )
-            c.execute("COMMIT")
+            with _transaction(c):
+                c.executemany(
+                    "INSERT INTO location_history VALUES (?, ?, ?, ?, ?, ?)",
+                    [(r[0], _epoch(r[1]), r[2], r[3], r[4], r[5]) for r in rows],
+                )
 
     async def write_latest(self, rows: Sequence[tuple[Any, ...]]) -> None:
         await asyncio.to_thread(self._write_latest, rows)
@@ -75,15 +92,14 @@ class SqliteLocationStore:
     def _write_latest(self, rows: Sequence[tuple[Any, ...]]) -> None:
         with self._lock:
             c = self._conn
-            c.execute("BEGIN")
-            c.executemany(
-                "INSERT INTO locations VALUES (?, ?, ?, ?, ?) ON CONFLICT (doctor_id) DO UPDATE SET"
-                " recorded_at = excluded.recorded_at, latitude = excluded.latitude,"
-                " longitude = excluded.longitude, accuracy_m = excluded.accuracy_m"
-                " WHERE locations.recorded_at < excluded.recorded_at",
-                [(r[0], _epoch(r[1]), r[2], r[3], r[4]) for r in rows],
-            )
-            c.execute("COMMIT")
+            with _transaction(c):
+                c.executemany(
+                    "INSERT INTO locations VALUES (?, ?, ?, ?, ?) ON CONFLICT (doctor_id) DO UPDATE SET"
+                    " recorded_at = excluded.recorded_at, latitude = excluded.latitude,"
+                    " longitude = excluded.longitude, accuracy_m = excluded.accuracy_m"
+                    " WHERE locations.recorded_at < excluded.recorded_at",
+                    [(r[0], _epoch(r[1]), r[2], r[3], r[4]) for r in rows],
+                )
 
     async def last_known(self) -> list[LocationFix]:
         return await asyncio.to_thread(self._last_known)

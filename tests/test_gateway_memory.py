@@ -123,6 +123,7 @@ async def test_closing_sockets_releases_what_the_gateway_and_bus_held(
         assert held > 600 * 1024  # it did hold something per connection while open...
         # ...and once they closed, less than one block per connection is left: the hash
         # tables of the connection sets keep the size they grew to (3 x 32 KiB here), and
-        # a second round of 600 adds nothing to what the first left.
+        # a second round of 600 leaves as many blocks as the first (give or take a few
+        # interned strings and cache entries), not one more per connection.
         assert after[0][1] < 300, after
-        assert abs(after[1][0] - after[0][0]) < 16 * 1024, after
+        assert abs(after[1][1] - after[0][1]) < 100, after  # 600 connections leaking 1 each: 600

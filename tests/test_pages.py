@@ -323,7 +323,7 @@ class Seeder:
         email = self.email("doctor")
         body = {
             "email": email, "password": PASSWORD, "license_number": "LIC-12345",
-            "first_name": first, "last_name": last,
+            "first_name": first, "last_name": last, "treats_children": True,  # the visit is a child's
         }  # fmt: skip
         r = self.http.post("/auth/register/doctor", json=body)
         assert r.status_code == 201, r.text
