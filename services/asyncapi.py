@@ -497,6 +497,15 @@ def _offer_fields() -> dict[str, Schema]:
         "lat": _lat("the patient's latitude"),
         "lon": _lon("the patient's longitude"),
         "symptoms": _text("the symptoms as the patient described them"),
+        "patient_is_child": {"type": "boolean", "description": "the patient is a child"},
+        "language": _nullable(
+            _text("a language the patient needs the doctor to speak (ISO 639-1)", 16, 1),
+            "when the patient asked for none",
+        ),
+        "chosen": {
+            "type": "boolean",
+            "description": "the patient chose this doctor by name (the visit came to them first)",
+        },
     }
 
 
@@ -513,6 +522,9 @@ _OFFER_EXAMPLE: dict[str, Any] = {
     "lat": 60.1699,
     "lon": 24.9384,
     "symptoms": "fever since yesterday",
+    "patient_is_child": False,
+    "language": None,
+    "chosen": False,
 }
 
 

@@ -172,6 +172,8 @@ class Realtime:
                     call_type=booking.call_type, priority=booking.priority.value,
                     is_emergency=booking.is_emergency, address=booking.address,
                     lat=booking.latitude, lon=booking.longitude, symptoms=booking.symptoms,
+                    patient_is_child=booking.patient_is_child, language=booking.language,
+                    chosen=booking.requested_doctor_id == e.doctor_id,
                 )  # fmt: skip
             return [(topic_of_doctor(e.doctor_id), offer)]
         if isinstance(e, OfferEnded):
