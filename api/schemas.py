@@ -516,6 +516,34 @@ class PriorityIn(Input):
 
 class LiveBookings(Output):
     bookings: list[BookingOut]
+    next_cursor: str | None = Field(
+        default=None, description="pass it as `cursor` for the next page; null on the last"
+    )
+
+
+class BulkIn(Input):
+    action: Literal["return_to_search", "cancel"]
+    booking_ids: Annotated[
+        list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,128}$")]],
+        Field(min_length=1, max_length=100),
+    ]
+    reason: Reason
+
+
+class TimelineEntryOut(Output):
+    at: Instant
+    kind: Literal["status", "note", "audit"] = Field(
+        description="a status change; a note (an offer's end, a priority change); an audit "
+        "record (a read or a change, with who)"
+    )
+    status: BookingStatus | None = Field(description="the status after it (status, note)")
+    by: str = Field(description="who: patient:<id>, doctor:<id>, operator:<id>, system")
+    detail: str
+
+
+class TimelineOut(Output):
+    booking_id: str
+    entries: list[TimelineEntryOut]
 
 
 class LiveDoctors(Output):

@@ -99,6 +99,9 @@ def booking_out(
                 by=u.updated_by if staff else None,
             )
             for u in booking.history
+            # Staff see everything; others the status changes only (not which doctors
+            # were asked and declined, nor priority changes).
+            if staff or u.old_status != u.new_status
         ]
         if full
         else [],

@@ -23,6 +23,7 @@ from dispatch_core.messages import (
     Command,
     CommandRejected,
     DeclineOffer,
+    DoAll,
     DoctorAssigned,
     DoctorReleased,
     EscalationRaised,
@@ -183,6 +184,7 @@ class DispatchCore:
             AssignDoctor: self._assign_override,  # type: ignore[dict-item]
             ReturnToSearch: self._return_to_search,  # type: ignore[dict-item]
             ChangePriority: self._change_priority,  # type: ignore[dict-item]
+            DoAll: self._do_all,  # type: ignore[dict-item]
             PostMessage: self._post_message,  # type: ignore[dict-item]
             Tick: self._tick,  # type: ignore[dict-item]
         }
@@ -409,8 +411,23 @@ class DispatchCore:
         offer.reason = reason
         if self.doctor_offer.get(offer.doctor_id) == offer.offer_id:
             del self.doctor_offer[offer.doctor_id]
+        booking = self.bookings[offer.booking_id]
         if outcome in (OfferOutcome.DECLINED, OfferOutcome.EXPIRED):
-            self.bookings[offer.booking_id].excluded_doctors.add(offer.doctor_id)
+            booking.excluded_doctors.add(offer.doctor_id)
+        if outcome is not OfferOutcome.ACCEPTED:  # an acceptance is the status change itself
+            # Kept in the history (not a status change, like a priority change) so the
+            # booking's timeline says who was asked and what came of it.
+            by = f"doctor:{offer.doctor_id}" if outcome is OfferOutcome.DECLINED else "system"
+            booking.history.append(
+                StatusUpdate(
+                    booking.status,
+                    booking.status,
+                    by,
+                    f"offer to {offer.doctor_id} {outcome.value}: {reason}",
+                    self._now,
+                    booking.doctor_id,
+                )
+            )
         self._emit(
             OfferEnded(
                 offer.offer_id, offer.booking_id, offer.doctor_id, outcome, reason, self._now
@@ -706,7 +723,8 @@ class DispatchCore:
                 )
             )
 
-    def _cancel(self, cmd: CancelBooking) -> None:
+    def _check_cancel(self, cmd: CancelBooking) -> Booking:
+        """The booking, when the cancellation may go ahead; RejectedError else."""
         booking = self.booking(cmd.booking_id)
         if not cmd.reason.strip():
             raise RejectedError("a cancellation needs a reason")
@@ -722,6 +740,10 @@ class DispatchCore:
         error = transition_error(booking.status, S.CANCELLED, cmd.actor)
         if error is not None:
             raise RejectedError(error)
+        return booking
+
+    def _cancel(self, cmd: CancelBooking) -> None:
+        booking = self._check_cancel(cmd)
         doctor = booking.doctor_id
         self._withdraw_offers(booking, "booking cancelled")
         self._move(booking, S.CANCELLED, cmd.actor, cmd.actor_id, cmd.reason.strip())
@@ -824,11 +846,15 @@ class DispatchCore:
         if current is not None:
             self._search(self.bookings[current])
 
-    def _return_to_search(self, cmd: ReturnToSearch) -> None:
+    def _check_return_to_search(self, cmd: ReturnToSearch) -> tuple[Booking, str]:
         reason = self._require_reason(cmd.reason, cmd.operator_id)
         booking = self.booking(cmd.booking_id)
         if booking.status not in (S.ASSIGNED, S.EN_ROUTE):
             raise RejectedError(f"a {booking.status.value} booking has no doctor to take off")
+        return booking, reason
+
+    def _return_to_search(self, cmd: ReturnToSearch, *, search: bool = True) -> Booking:
+        booking, reason = self._check_return_to_search(cmd)
         self._release(booking, reason, Actor.OPERATOR, cmd.operator_id)
         self._emit(
             PatientNotified(
@@ -838,7 +864,37 @@ class DispatchCore:
                 self._now,
             )
         )
-        self._search(booking)
+        if search:
+            self._search(booking)
+        return booking
+
+    def _do_all(self, cmd: DoAll) -> None:
+        if not cmd.commands:
+            raise RejectedError("nothing to do: name at least one booking")
+        ids = [c.booking_id for c in cmd.commands]
+        if len(set(ids)) != len(ids):
+            raise RejectedError("each booking may be named once")
+        refusals: list[str] = []
+        for command in cmd.commands:  # every check first, nothing changed yet
+            try:
+                if isinstance(command, CancelBooking):
+                    self._check_cancel(command)
+                else:
+                    self._check_return_to_search(command)
+            except RejectedError as exc:
+                refusals.append(f"{command.booking_id}: {exc}")
+        if refusals:
+            raise RejectedError("none was done; " + "; ".join(refusals))
+        # Every change first, the searches after: a search may take a doctor from another
+        # booking (an emergency preempts), which must not touch one still to be changed.
+        released: list[Booking] = []
+        for command in cmd.commands:
+            if isinstance(command, CancelBooking):
+                self._cancel(command)
+            else:
+                released.append(self._return_to_search(command, search=False))
+        for booking in released:
+            self._search(booking)
 
     def _change_priority(self, cmd: ChangePriority) -> None:
         reason = self._require_reason(cmd.reason, cmd.operator_id)

@@ -94,6 +94,15 @@ class ReturnToSearch:
 
 
 @dataclass(frozen=True, slots=True)
+class DoAll:
+    """Operator bulk action: every command, or none. Each is checked against the state
+    before any is applied; one refused, the whole is refused with every refusal named.
+    (Cancellations and returns to search on distinct bookings.)"""
+
+    commands: tuple[CancelBooking | ReturnToSearch, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ChangePriority:
     booking_id: str
     operator_id: str
@@ -126,6 +135,7 @@ Command = (
     | AssignDoctor
     | ReturnToSearch
     | ChangePriority
+    | DoAll
     | PostMessage
     | Tick
 )

@@ -37,6 +37,7 @@ from websockets.http11 import Request, Response
 
 from accounts import Role
 from dispatch_core import Priority
+from matching import DoctorStatus
 from realtime_gateway.protocol import MAX_FRAME_BYTES, ProtocolError, parse
 from services.auth import (
     AuthError,
@@ -701,6 +702,8 @@ class Gateway:
         doctors = []
         for doctor_id in rt.registry.doctors_in_viewport(south, west, north, east):
             state = rt.doctors.state(doctor_id)
+            if state.status is DoctorStatus.OFFLINE:
+                continue  # gone: off the map and out of the live counts
             doctors.append(
                 {
                     "doctor_id": doctor_id,

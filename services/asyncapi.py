@@ -72,7 +72,9 @@ BOOKING_STATUSES = [s.value for s in BookingStatus]
 PRIORITIES = [p.value for p in Priority]
 DOCTOR_STATUSES = [s.name.lower() for s in DoctorStatus]
 PROGRESS_STATUSES = ["en_route", "arrived", "in_progress", "completed"]
-ALERT_KINDS = ["no_doctor_found", "emergency", "escalation", "doctor_offline", "preempted"]
+ALERT_KINDS = [
+    "no_doctor_found", "emergency", "escalation", "doctor_offline", "preempted", "stale_en_route",
+]  # fmt: skip
 OVERRIDES = ["assign", "return_to_search", "cancel", "priority"]
 # `error.code`: what went wrong, by who noticed it.
 ERROR_CODES: dict[str, str] = {

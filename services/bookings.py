@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from dispatch_core.messages import (
     Command,
     CommandRejected,
     DeclineOffer,
+    DoAll,
     Event,
     PostMessage,
     ReportProgress,
@@ -73,6 +74,58 @@ class DoctorChoice:
     rating: float | None
     eta_s: float
     distance_m: float  # to the nearest 100 m: where a doctor is exactly is not the patient's
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    at_s: float
+    kind: str  # status | note (an offer's end, a priority change) | audit
+    status: str | None
+    by: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class LiveQuery:
+    """The operator console's filters on open bookings."""
+
+    q: str = ""  # booking id, patient or doctor (id, name, e-mail) or address
+    statuses: frozenset[BookingStatus] = frozenset()
+    priorities: frozenset[Priority] = frozenset()
+    clinic_id: str | None = None
+    box: tuple[float, float, float, float] | None = None  # south, west, north, east
+
+    def matches(self, b: Booking, names: dict[str, str]) -> bool:
+        if self.statuses and b.status not in self.statuses:
+            return False
+        if self.priorities and b.priority not in self.priorities:
+            return False
+        if self.clinic_id is not None and b.clinic_id != self.clinic_id:
+            return False
+        if self.box is not None:
+            south, west, north, east = self.box
+            if not (south <= b.latitude <= north and west <= b.longitude <= east):
+                return False
+        text = self.q.strip().lower()
+        if not text:
+            return True
+        return (
+            b.booking_id.startswith(text)
+            or text in b.address.lower()
+            or text == b.patient_id
+            or text == (b.doctor_id or "")
+            or text in names.get(b.patient_id, "")
+            or (b.doctor_id is not None and text in names.get(b.doctor_id, ""))
+        )
+
+
+def _live_order(b: Booking) -> tuple[int, float, str]:
+    return (-b.urgency, b.created_s, b.booking_id)
+
+
+def _looks_like_id(text: str) -> bool:
+    t = text.strip()
+    return 1 <= len(t) <= 128 and all(c.isalnum() or c in "-_" for c in t)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +188,7 @@ class BookingService:
         self.audit = audit
         self.clock = clock
         self.tariff = tariff or Tariff()
+        self._name_cache: dict[str, tuple[str, float]] = {}
 
     @property
     def matcher(self) -> Matcher:
@@ -394,8 +448,108 @@ class BookingService:
         self._require(who, Role.OPERATOR, Role.ADMIN)
         return sorted(
             (b for b in self.engine.core.bookings.values() if b.status not in TERMINAL),
-            key=lambda b: (-b.urgency, b.created_s, b.booking_id),
+            key=_live_order,
         )
+
+    async def search_live(
+        self, who: Principal, query: LiveQuery, *, after: tuple[int, float, str] | None, limit: int
+    ) -> tuple[list[Booking], tuple[int, float, str] | None]:
+        """Open bookings for the operator console, most urgent and oldest first, filtered
+        on the server; a page of `limit` after the cursor `after` (the last one's order
+        key). A query that names a closed booking by its id finds it too (first)."""
+        self._require(who, Role.OPERATOR, Role.ADMIN)
+        names = await self._names_of(self.engine.core.bookings.values()) if query.q else {}
+        rows = sorted(
+            (
+                b
+                for b in self.engine.core.bookings.values()
+                if b.status not in TERMINAL and query.matches(b, names)
+            ),
+            key=_live_order,
+        )
+        if after is not None:
+            rows = [b for b in rows if _live_order(b) > after]
+        page = rows[:limit]
+        more = len(rows) > limit
+        if after is None and query.q and not any(b.booking_id == query.q.strip() for b in page):
+            closed = await self.store.load(query.q.strip()) if _looks_like_id(query.q) else None
+            if closed is not None and closed.terminal:
+                page = [closed, *page][:limit]
+        return page, (_live_order(page[-1]) if more and page else None)
+
+    async def _names_of(self, bookings: Iterable[Booking]) -> dict[str, str]:
+        """Patients' and doctors' names, for searching the live list (cached a minute)."""
+        now = self.clock()
+        wanted = {i for b in bookings for i in (b.patient_id, b.doctor_id) if i is not None}
+        out: dict[str, str] = {}
+        for user_id in wanted:
+            cached = self._name_cache.get(user_id)
+            if cached is None or cached[1] < now:
+                user = await self.accounts.user(user_id)
+                name = "" if user is None else f"{user.first_name} {user.last_name} {user.email}"
+                cached = (name.lower(), now + 60.0)
+                self._name_cache[user_id] = cached
+            out[user_id] = cached[0]
+        if len(self._name_cache) > 50_000:
+            self._name_cache.clear()
+        return out
+
+    async def bulk(
+        self, who: Principal, action: str, booking_ids: Sequence[str], reason: str
+    ) -> list[Booking]:
+        """Return to search, or cancel, several bookings with one reason: all, or none."""
+        self._require(who, Role.OPERATOR, Role.ADMIN)
+        commands: tuple[CancelBooking | ReturnToSearch, ...]
+        if action == "cancel":
+            commands = tuple(
+                CancelBooking(b, Actor.OPERATOR, who.user_id, reason) for b in booking_ids
+            )
+        elif action == "return_to_search":
+            commands = tuple(ReturnToSearch(b, who.user_id, reason) for b in booking_ids)
+        else:
+            raise InvalidRequestError("action must be cancel or return_to_search")
+        try:
+            await self._do(DoAll(commands))
+        except (InvalidRequestError, NotFoundError) as exc:
+            raise ConflictError(str(exc)) from None
+        for booking_id in booking_ids:
+            self.audit.record(
+                who.user_id,
+                who.role,
+                f"booking.{action}",
+                "booking",
+                booking_id,
+                detail=f"bulk of {len(booking_ids)}: {reason}",
+            )
+        return [await self.get(who, b) for b in booking_ids]
+
+    async def timeline(self, who: Principal, booking_id: str) -> list[TimelineEntry]:
+        """Everything that happened to a booking, oldest first: each status change and
+        offer (who, why), and every read and change in the audit trail (who, from where)."""
+        self._require(who, Role.OPERATOR, Role.ADMIN, Role.CLINIC_ADMIN)
+        booking = await self.get(who, booking_id)
+        entries = [
+            TimelineEntry(
+                at_s=u.at_s,
+                kind="status" if u.old_status != u.new_status else "note",
+                status=u.new_status.value,
+                by=u.updated_by,
+                detail=u.reason,
+            )
+            for u in booking.history
+        ]
+        await self.audit.flush()
+        entries += [
+            TimelineEntry(
+                at_s=r.at_s,
+                kind="audit",
+                status=None,
+                by=f"{r.actor_role}:{r.actor_id}",
+                detail=r.action + (f": {r.detail}" if r.detail else ""),
+            )
+            for r in await self.accounts.audit_of("booking", booking_id, 1_000)
+        ]
+        return sorted(entries, key=lambda e: e.at_s)
 
     def open_offers_for(self, who: Principal) -> list[tuple[Offer, Booking]]:
         self._require(who, Role.DOCTOR)

@@ -266,4 +266,5 @@ class DoctorService:
             ids = sorted(self.registry.doctor_ids(self.registry.positioned_slots().tolist()))
         else:
             ids = self.registry.doctors_in_viewport(*box)
-        return [self.state(d) for d in ids]
+        states = [self.state(d) for d in ids]
+        return [s for s in states if s.status is not DoctorStatus.OFFLINE]  # gone: not live

@@ -54,6 +54,12 @@ class RealtimePolicy:
     coarse_grid_deg: float = 0.005  # about 500 m
     max_route_points: int = 200
     gateway_silence_s: float = 30.0  # an extra gateway unheard this long is presumed dead
+    # A doctor on the way who has not reported for this long, or not moved more than
+    # still_within_m for still_after_s, is flagged to operators (once, until it changes).
+    en_route_silent_after_s: float = 180.0
+    en_route_still_after_s: float = 300.0
+    en_route_still_within_m: float = 30.0
+    en_route_check_every_s: float = 15.0
 
 
 @dataclass(slots=True)
@@ -106,6 +112,10 @@ class Realtime:
         self._sockets: dict[str, dict[str, int]] = {LOCAL: {}}
         self._heard_s: dict[str, float] = {}  # extra gateway -> when it last spoke
         self._watchdog: asyncio.Task[None] | None = None
+        self._stale_watch: asyncio.Task[None] | None = None
+        # doctor -> (lat, lon, since when there) while on the way; and who was flagged
+        self._still: dict[str, tuple[float, float, float]] = {}
+        self._flagged: set[str] = set()
         self._remote_tasks: set[asyncio.Task[None]] = set()
         engine.listeners.append(self._on_engine_events)
         bus.on_command(self._on_remote_command)
@@ -113,9 +123,10 @@ class Realtime:
     def start(self) -> None:
         self._publisher = asyncio.create_task(self._publish(), name="realtime-publisher")
         self._watchdog = asyncio.create_task(self._watch_gateways(), name="gateway-watchdog")
+        self._stale_watch = asyncio.create_task(self._watch_en_route(), name="en-route-watch")
 
     async def stop(self) -> None:
-        for task in (self._publisher, self._watchdog):
+        for task in (self._publisher, self._watchdog, self._stale_watch):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -490,6 +501,69 @@ class Realtime:
             "lat": booking.latitude if booking else None, "lon": booking.longitude if booking else None,
             "address": booking.address if booking else None,
         }  # fmt: skip
+
+    # -- doctors on the way who went quiet ----------------------------------------------
+
+    async def _watch_en_route(self) -> None:
+        while True:
+            await asyncio.sleep(self.policy.en_route_check_every_s)
+            try:
+                for message in self.stale_en_route(self.clock()):
+                    await self.bus.append(OPS, message)
+            except Exception:
+                log.exception("en-route watch failed")
+
+    def stale_en_route(self, now_s: float) -> list[Message]:
+        """Alerts for doctors on the way to a visit who have not reported for too long,
+        or not moved: once per episode (a fix that moves them ends it)."""
+        p = self.policy
+        core = self.engine.core
+        alerts: list[Message] = []
+        on_the_way: set[str] = set()
+        for doctor_id, booking_id in core.doctor_booking.items():
+            booking = core.bookings.get(booking_id)
+            if booking is None or booking.status not in (
+                BookingStatus.ASSIGNED,
+                BookingStatus.EN_ROUTE,
+            ):
+                continue
+            on_the_way.add(doctor_id)
+            position = self.registry.position(doctor_id) if doctor_id in self.registry else None
+            why = None
+            if position is None or now_s - position[3] >= p.en_route_silent_after_s:
+                silent_s = None if position is None else now_s - position[3]
+                why = (
+                    "has not reported a position"
+                    if silent_s is None
+                    else f"has not reported for {silent_s / 60:.0f} min"
+                )
+            else:
+                lat, lon = position[0], position[1]
+                where = self._still.get(doctor_id)
+                if where is None or haversine_scalar_m(lat, lon, where[0], where[1]) > (
+                    p.en_route_still_within_m
+                ):
+                    self._still[doctor_id] = (lat, lon, now_s)
+                    self._flagged.discard(doctor_id)  # moving again: a new episode
+                elif now_s - where[2] >= p.en_route_still_after_s:
+                    why = f"has not moved for {(now_s - where[2]) / 60:.0f} min"
+            if why is not None and doctor_id not in self._flagged:
+                self._flagged.add(doctor_id)
+                alerts.append(
+                    {
+                        "type": "alert",
+                        "kind": "stale_en_route",
+                        "booking_id": booking_id,
+                        "detail": f"doctor {doctor_id} on the way {why}",
+                        "at": rfc3339(now_s),
+                    }
+                )
+            elif why is None:
+                self._flagged.discard(doctor_id)  # reporting and moving: any episode ended
+        for doctor_id in set(self._still) - on_the_way:
+            del self._still[doctor_id]
+        self._flagged &= on_the_way
+        return alerts
 
     # -- watchers ------------------------------------------------------------------------
 
