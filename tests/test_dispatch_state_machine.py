@@ -18,6 +18,7 @@ from dispatch_core.messages import (
     ChangePriority,
     CommandRejected,
     DeclineOffer,
+    DoAll,
     MarkDoctorOffline,
     MarkDoctorOnline,
     OfferEnded,
@@ -155,6 +156,36 @@ class DispatchMachine(RuleBasedStateMachine):
         if doctor not in DOCTORS:
             assert [type(e) for e in events] == [CommandRejected]
             assert self.d.core.bookings[booking_id].doctor_id == before
+
+    @precondition(lambda self: bool(self.d.core.bookings))
+    @rule(data=st.data(), cancel=st.booleans())
+    def operator_bulk(self, data: st.DataObject, cancel: bool) -> None:
+        """All or nothing: either every booking named moved, or none changed at all."""
+        ids = data.draw(st.lists(st.sampled_from(self._bookings()), min_size=1, max_size=4))
+        before = {
+            b: (self.d.core.bookings[b].status, len(self.d.core.bookings[b].history)) for b in ids
+        }
+        commands = tuple(
+            CancelBooking(b, Actor.OPERATOR, "op-1", "storm")
+            if cancel
+            else ReturnToSearch(b, "op-1", "road closed")
+            for b in ids
+        )
+        events = self.d.do(DoAll(commands))
+        refused = [e for e in events if isinstance(e, CommandRejected)]
+        if refused:
+            assert len(events) == 1
+            for b, (status, changes) in before.items():
+                assert self.d.core.bookings[b].status is status
+                assert len(self.d.core.bookings[b].history) == changes
+        else:
+            assert len(set(ids)) == len(ids)
+            for b in ids:
+                booking = self.d.core.bookings[b]
+                if cancel:
+                    assert booking.status is S.CANCELLED
+                else:  # released, then searched again (maybe offered, or given up)
+                    assert any(u.reason == "road closed" for u in booking.history)
 
     @precondition(lambda self: bool(self.d.core.bookings))
     @rule(data=st.data())
