@@ -104,7 +104,8 @@ async def ready(runtime: RuntimeDep, request: Request) -> Response:
     for it (after a restart of the database, until the pool reconnects)."""
     checks = {}
     try:
-        await asyncio.wait_for(runtime.accounts.user("-readiness-probe-"), 1.0)
+        async with asyncio.timeout(1.0):
+            await runtime.accounts.user("-readiness-probe-")
         checks["storage"] = "ok"
     except TimeoutError:
         checks["storage"] = "error: no answer within 1 s"

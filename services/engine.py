@@ -104,7 +104,8 @@ class Engine:
         if self._writer is None or self._writer.done():
             return
         try:
-            await asyncio.wait_for(asyncio.shield(self._writer), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await asyncio.shield(self._writer)
         except TimeoutError:
             pending = sum(len(entry.ids) for entry in self._queue)
             log.error(
@@ -136,7 +137,10 @@ class Engine:
         if done is None:
             return
         try:
-            await asyncio.wait_for(asyncio.shield(done), self.save_timeout_s)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation
+            # that arrives as `done` resolves, and the cancelled caller runs on.
+            async with asyncio.timeout(self.save_timeout_s):
+                await asyncio.shield(done)
         except TimeoutError:
             raise StorageUnavailableError(
                 "storage is not answering: the change is kept and will be stored when it "

@@ -236,7 +236,8 @@ class Runtime:
             if deadline is not None:
                 wait = min(wait, max(0.0, deadline - now))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake_clock.wait(), max(wait, 0.05))
+                async with asyncio.timeout(max(wait, 0.05)):
+                    await self._wake_clock.wait()
             self._wake_clock.clear()
             if not core.bookings:
                 continue

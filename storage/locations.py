@@ -309,7 +309,8 @@ class LocationIngest:
         """Flush by size or time until stop(); a last flush on the way out."""
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
+                async with asyncio.timeout(self.flush_interval_s):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.flush()

@@ -270,8 +270,13 @@ class CityDemo:
         return await rt.auth.register(user, DEMO_PASSWORD)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        # Cancelled again until done: a cancellation that lands as a call's awaited store
+        # finishes can be absorbed on the way, and the loop must not run on.
+        pending = set(self._tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=1.0)
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
