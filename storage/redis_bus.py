@@ -67,12 +67,14 @@ return 1
 def redis_pool_client(
     url: str, *, max_connections: int = 64, socket_timeout_s: float | None = 5.0
 ) -> aioredis.Redis:
-    """A client for the bus: a blocking pool (waits up to 5 s for a free connection
-    rather than failing), health checks, and retries on connection errors."""
+    """A client for the bus: a blocking pool (waits up to 15 s for a free connection
+    rather than failing: a burst of handshakes on a loaded machine queues, and a client
+    opening a socket waits longer than that), health checks, and retries on connection
+    errors."""
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
-        timeout=5,
+        timeout=15,
         socket_connect_timeout=2,
         socket_timeout=socket_timeout_s,
         health_check_interval=15,

@@ -56,9 +56,9 @@ def own_redis() -> Iterator[OwnRedis]:
 @contextlib.asynccontextmanager
 async def servers(
     tmp_path: Path, graph_cache_dir: Path, database_url: str | None, redis_url: str | None,
-    *, extra_gateway: bool = False,
+    *, extra_gateway: bool = False, **more: str,
 ) -> AsyncIterator[tuple[Server, Server | None, dict[str, str]]]:  # fmt: skip
-    extra = {"TOT_OSM_PATH": str(HELSINKI)}
+    extra = {"TOT_OSM_PATH": str(HELSINKI), **more}
     if database_url:
         extra["DATABASE_URL"] = database_url
     if redis_url:
@@ -211,8 +211,11 @@ async def test_five_thousand_doctors_connect_two_hundred_at_a_time(
         async with scratch_postgis_database() as url:
             await migrate(url)
             async with servers(
-                tmp_path, graph_cache_dir, url, own_redis.url, extra_gateway=True
-            ) as (engine, gateway, _):
+                tmp_path, graph_cache_dir, url, own_redis.url, extra_gateway=True,
+                # These doctors only listen; on a loaded machine the run can outlast the
+                # 90 s after which a silent doctor is closed (4408) and goes offline.
+                TOT_DOCTOR_SILENCE_S="900",
+            ) as (engine, gateway, _):  # fmt: skip
                 assert gateway is not None
                 remote = [
                     ws_url(gateway.ws_port, "/ws/doctor", mint_token(f"rdoc-{i}", "doctor"))

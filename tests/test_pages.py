@@ -564,6 +564,11 @@ def test_the_apps_end_to_end_in_chromium(tmp_path: Path, graph_cache_dir: Path) 
             expect(doctor.locator("#offer-type")).to_have_text("Врач на дом")
             expect(doctor.locator("#offer-address")).to_have_text(option_text)
             expect(doctor.locator("#offer-ttl")).to_contain_text("Остал")
+            expect(doctor.locator("#offer-patient")).to_have_text(
+                "Ребёнок" if takes_child else "Взрослый"
+            )
+            if can_choose:
+                expect(doctor.locator("#offer-chosen")).to_have_text("Пациент выбрал вас")
             _axe(doctor, "doctor: offer", axe)
             _shoot(doctor, tmp_path, "doctor-offer", shots)
             doctor.click("#offer-accept")

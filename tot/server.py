@@ -134,6 +134,7 @@ def app_from_environment(*, demo: bool = False):  # type: ignore[no-untyped-def]
             policy=GatewayPolicy(
                 origins=tuple(settings.ws_origins or settings.cors_origins),
                 page_port=settings.port,
+                doctor_silence_s=settings.doctor_silence_s,
             ),
         )
         await gateway.start(settings.host, settings.ws_port)
@@ -225,6 +226,7 @@ async def run_gateway(settings: Settings) -> None:
         policy=GatewayPolicy(
             origins=tuple(settings.ws_origins or settings.cors_origins),
             page_port=settings.port,
+            doctor_silence_s=settings.doctor_silence_s,
             heartbeat_every_s=float(os.environ.get("TOT_GATEWAY_HEARTBEAT_S", "10")),
         ),
     )

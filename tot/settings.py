@@ -87,6 +87,12 @@ class Settings(BaseSettings):
         default=None, description="an e-mail or URL in the geocoder's User-Agent"
     )
     geocode_rate_per_min: PositiveInt = Field(default=300, description="per account")
+    doctor_silence_s: float = Field(
+        default=90.0,
+        ge=10.0,
+        le=3_600.0,
+        description="a doctor's socket silent this long is closed and the doctor goes offline",
+    )
     ws_origins: list[str] | None = Field(
         default=None,
         description="browser origins for WebSockets (JSON list); default: cors_origins",

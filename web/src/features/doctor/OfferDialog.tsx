@@ -88,6 +88,11 @@ export function OfferDialog() {
         <p class="countdown" id="offer-ttl" data-seconds={String(left)} aria-live="off">
           {t("offer.secondsLeft", { seconds: left })}
         </p>
+        {offer.chosen && (
+          <p class="chosen" id="offer-chosen">
+            {t("offer.chosen")}
+          </p>
+        )}
         <dl class="details" id="offer-summary">
           <dt>{t("visit.callType")}</dt>
           <dd id="offer-type">{words.callType(offer.call_type)}</dd>
@@ -95,6 +100,14 @@ export function OfferDialog() {
           <dd id="offer-address">{offer.address || t("visit.noAddress")}</dd>
           <dt>{t("offer.eta")}</dt>
           <dd id="offer-eta">{formatDuration(offer.eta_s, locale)}</dd>
+          <dt>{t("offer.patient")}</dt>
+          <dd id="offer-patient">{offer.patient_is_child ? t("offer.child") : t("offer.adult")}</dd>
+          {offer.language && (
+            <>
+              <dt>{t("offer.language")}</dt>
+              <dd id="offer-language">{words.language(offer.language)}</dd>
+            </>
+          )}
           {offer.symptoms && (
             <>
               <dt>{t("visit.symptoms")}</dt>

@@ -25,6 +25,12 @@ export interface Offer {
   lat: number;
   lon: number;
   symptoms: string;
+  /** The patient is a child. */
+  patient_is_child: boolean;
+  /** The language the patient asked for, if any (ISO 639-1). */
+  language: string | null;
+  /** The patient chose this doctor. */
+  chosen: boolean;
   /** When it ends on this device's clock (ms). */
   deadline: number;
 }
@@ -72,6 +78,9 @@ export function offerFrom(m: GatewayMessage, now: number): Offer {
     lat: Number(m.lat ?? m.latitude),
     lon: Number(m.lon ?? m.longitude),
     symptoms: String(m.symptoms ?? ""),
+    patient_is_child: m.patient_is_child === true,
+    language: typeof m.language === "string" && m.language ? m.language : null,
+    chosen: m.chosen === true,
     deadline: now + ttl * 1000,
   };
 }
