@@ -23,6 +23,7 @@ import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 from matching.model import (
+    AreaPredicate,
     CallRequest,
     DoctorProfile,
     DoctorStatus,
@@ -146,6 +147,25 @@ class DoctorRegistry:
         # sets it); without one, or for single fixes, a decision snaps whom it needs.
         self.snapper: NodeSnapper | None = None
         self._pass_share: dict[Hashable, float] = {}  # see nearest(kind=...)
+        # Clinic code -> whether a point lies in its area; a clinic absent serves anywhere.
+        self._areas: dict[int, AreaPredicate] = {}
+
+    # -- clinics' areas ----------------------------------------------------------------
+
+    def set_clinic_area(self, clinic_id: str, contains: AreaPredicate | None) -> None:
+        """The area a clinic serves (None: anywhere). Calls outside it are not offered to
+        its doctors (an operator's assignment may still name them)."""
+        if contains is None:
+            code = self.clinics.lookup(clinic_id)
+            if code is not None:
+                self._areas.pop(code, None)
+            return
+        self._areas[self.clinics.code(clinic_id)] = contains
+
+    def in_clinic_area(self, doctor_id: str, lat: float, lon: float) -> bool:
+        """Whether the doctor's clinic serves the point (True without a clinic or an area)."""
+        contains = self._areas.get(int(self._clinic[self.slot(doctor_id)]))
+        return contains is None or contains(lat, lon)
 
     # -- storage ---------------------------------------------------------------------
 
@@ -778,6 +798,14 @@ class DoctorRegistry:
                     code[Exclusion.OTHER_CLINIC],
                 )
             )
+        if self._areas:
+            clinic_codes = self._clinic[slots]
+            outside = np.zeros(slots.size, dtype=bool)
+            for code_ in np.unique(clinic_codes).tolist():
+                contains = self._areas.get(code_)
+                if contains is not None and not contains(call.lat, call.lon):
+                    outside |= clinic_codes == code_
+            checks.append((outside, code[Exclusion.OUTSIDE_CLINIC_AREA]))
         if call.specialization is not None:
             spec = self.specializations.lookup(call.specialization)
             checks.append(
