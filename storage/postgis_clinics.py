@@ -146,6 +146,16 @@ class PostgisClinicStore:
         )
         return None if row is None else _invitation(row)
 
+    async def completed_visits(self, doctor_ids: Sequence[str]) -> dict[str, int]:
+        if not doctor_ids:
+            return {}
+        rows = await self._pool.fetch(
+            "SELECT doctor_id, count(*) AS n FROM booking.bookings WHERE status = 'completed'"
+            " AND doctor_id = ANY($1::text[]) GROUP BY doctor_id",
+            list(doctor_ids),
+        )
+        return {r["doctor_id"]: int(r["n"]) for r in rows}
+
     async def stat_rows(
         self, scope: StatScope, since_s: float, until_s: float, batch: int = 5_000
     ) -> AsyncIterator[Sequence[StatRow]]:

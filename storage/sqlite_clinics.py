@@ -226,6 +226,17 @@ class SqliteClinicStore:
         c.execute("COMMIT")
         return None if row is None else _invitation(row)
 
+    async def completed_visits(self, doctor_ids: Sequence[str]) -> dict[str, int]:
+        if not doctor_ids:
+            return {}
+        rows = await self._run(
+            self._all,
+            "SELECT doctor_id, count(*) AS n FROM bookings WHERE status = 'completed'"
+            f" AND doctor_id IN ({', '.join('?' * len(doctor_ids))}) GROUP BY doctor_id",
+            tuple(doctor_ids),
+        )
+        return {r["doctor_id"]: int(r["n"]) for r in rows}
+
     async def stat_rows(
         self, scope: StatScope, since_s: float, until_s: float, batch: int = 5_000
     ) -> AsyncIterator[Sequence[StatRow]]:

@@ -172,3 +172,15 @@ async def test_stat_rows_stream_a_scope_and_period_in_pages(stores: Stores) -> N
     assert first.arrived_s == T0 + 600 and first.doctor_id == "d1"
     assert first.status == "completed" and (first.lat, first.lon) == (60.2, 24.2)
     assert page[1].arrived_s is None and page[1].status == "no_doctor_found"
+
+
+async def test_completed_visits_are_counted_per_doctor(stores: Stores) -> None:
+    for b in (
+        _booking(0, BookingStatus.COMPLETED, doctor_id="d1"),
+        _booking(1, BookingStatus.CANCELLED, doctor_id="d1"),
+        _booking(2, BookingStatus.COMPLETED, doctor_id="d2"),
+        _booking(3, BookingStatus.COMPLETED, doctor_id="d2"),
+    ):
+        await stores.bookings.save(b)
+    assert await stores.clinics.completed_visits(["d1", "d2", "d3"]) == {"d1": 1, "d2": 2}
+    assert await stores.clinics.completed_visits([]) == {}
