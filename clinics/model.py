@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
+
 MAX_POLYGONS = 50
 MAX_RING_POINTS = 500  # per ring, closing point included
 MAX_AREA_POINTS = 5_000  # over the whole area
@@ -52,15 +54,56 @@ def _in_ring(lat: float, lon: float, ring: Ring) -> bool:
     return inside
 
 
+Edge = tuple[float, float, float, float]  # lat1, lon1, lat2, lon2
+_MAX_BANDS = 64
+
+
+class _Slabs:
+    """One polygon's edges (outer ring and holes) sorted into horizontal bands of its
+    bounding box: a point is ray-cast against the few edges of its band only (an edge that
+    straddles the point's latitude always lies in the point's band), so the answer is the
+    plain even-odd rule's, at a cost that does not grow with the polygon's size."""
+
+    __slots__ = ("bands", "height", "south")
+
+    def __init__(self, rings: Sequence[Ring], south: float, north: float) -> None:
+        edges: list[Edge] = [
+            (r[i][0], r[i][1], r[i + 1][0], r[i + 1][1]) for r in rings for i in range(len(r) - 1)
+        ]
+        count = max(1, min(_MAX_BANDS, len(edges) // 2))
+        self.south = south
+        self.height = (north - south) / count or 1.0
+        self.bands: list[list[Edge]] = [[] for _ in range(count)]
+        for e in edges:
+            lo = self._band(min(e[0], e[2]))
+            hi = self._band(max(e[0], e[2]))
+            for k in range(lo, hi + 1):
+                self.bands[k].append(e)
+
+    def _band(self, lat: float) -> int:
+        return min(len(self.bands) - 1, max(0, int((lat - self.south) / self.height)))
+
+    def contains(self, lat: float, lon: float) -> bool:
+        inside = False
+        for y1, x1, y2, x2 in self.bands[self._band(lat)]:
+            if (y1 > lat) != (y2 > lat) and lon < x1 + (lat - y1) * (x2 - x1) / (y2 - y1):
+                inside = not inside
+        return inside
+
+
 class Area:
     """A MultiPolygon the clinic serves. `contains` checks bounding boxes first, so a point
-    far from every polygon costs a few comparisons."""
+    far from every polygon costs a few comparisons; inside a box, the edges of one band."""
 
-    __slots__ = ("_boxes", "polygons")
+    __slots__ = ("_boxes", "_slabs", "polygons")
 
     def __init__(self, polygons: Sequence[Polygon]) -> None:
         self.polygons: tuple[Polygon, ...] = tuple(polygons)
         self._boxes = tuple(p.bbox for p in self.polygons)
+        self._slabs = tuple(
+            _Slabs((p.outer, *p.holes), box[0], box[2])
+            for p, box in zip(self.polygons, self._boxes, strict=True)
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Area) and self.polygons == other.polygons
@@ -77,12 +120,8 @@ class Area:
         return min(s), min(w), max(n), max(e)
 
     def contains(self, lat: float, lon: float) -> bool:
-        for (south, west, north, east), poly in zip(self._boxes, self.polygons, strict=True):
-            if not (south <= lat <= north and west <= lon <= east):
-                continue
-            if _in_ring(lat, lon, poly.outer) and not any(
-                _in_ring(lat, lon, h) for h in poly.holes
-            ):
+        for (south, west, north, east), slabs in zip(self._boxes, self._slabs, strict=True):
+            if south <= lat <= north and west <= lon <= east and slabs.contains(lat, lon):
                 return True
         return False
 
@@ -143,14 +182,30 @@ def _check_ring(raw: Sequence[Sequence[float]], where: str) -> Ring:
         raise ClinicValidationError(f"{where}: a ring passes through a point twice")
     if abs(_ring_area2(ring)) < 1e-14:
         raise ClinicValidationError(f"{where}: a ring encloses no area")
-    n = len(ring) - 1
-    for i in range(n):
-        for j in range(i + 2, n):
-            if i == 0 and j == n - 1:
-                continue  # the first and last edges share the closing point
-            if _segments_cross(ring[i], ring[i + 1], ring[j], ring[j + 1]):
-                raise ClinicValidationError(f"{where}: a ring crosses itself")
+    if _self_crossing(ring):
+        raise ClinicValidationError(f"{where}: a ring crosses itself")
     return ring
+
+
+def _self_crossing(ring: Ring) -> bool:
+    """Whether two edges that are not neighbours meet (touching counts): each edge against
+    every later one at once, candidates first by their bounding boxes."""
+    n = len(ring) - 1
+    p = np.asarray(ring, dtype=np.float64)
+    a, b = p[:-1], p[1:]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    for i in range(n - 2):
+        j = np.arange(i + 2, n - 1 if i == 0 else n)  # the last edge neighbours the first
+        if j.size == 0:
+            continue
+        near = (
+            (lo[j, 0] <= hi[i, 0]) & (hi[j, 0] >= lo[i, 0])
+            & (lo[j, 1] <= hi[i, 1]) & (hi[j, 1] >= lo[i, 1])
+        )  # fmt: skip
+        for k in j[near].tolist():
+            if _segments_cross(ring[i], ring[i + 1], ring[k], ring[k + 1]):
+                return True
+    return False
 
 
 def validate_area(polygons: Sequence[Sequence[Sequence[Sequence[float]]]]) -> Area:

@@ -181,3 +181,61 @@ def test_empty_stats_have_zero_rates() -> None:
 def test_period_bounds_follow_the_zone() -> None:
     since, until = period_bounds(date(2026, 3, 1), date(2026, 3, 1), "Europe/Moscow")
     assert since == _ts(2026, 2, 28, 21) and until == _ts(2026, 3, 1, 21)
+
+
+def _brute_force_crossing(ring: list[tuple[float, float]]) -> bool:
+    from clinics.model import _segments_cross
+
+    n = len(ring) - 1
+    return any(
+        _segments_cross(ring[i], ring[i + 1], ring[j], ring[j + 1])
+        for i in range(n)
+        for j in range(i + 2, n)
+        if not (i == 0 and j == n - 1)
+    )
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6).map(float), st.integers(0, 6).map(float)),
+        min_size=3,
+        max_size=9,
+        unique=True,
+    ),
+    st.lists(st.tuples(st.floats(-1, 7), st.floats(-1, 7)), min_size=1, max_size=10),
+)
+def test_the_fast_checks_agree_with_the_plain_ones(
+    points: list[tuple[float, float]], probes: list[tuple[float, float]]
+) -> None:
+    """On a small grid (many touching and crossing edges): the vectorised self-crossing
+    check and point-in-area agree with the plain pairwise loop and ray cast."""
+    from clinics.model import _in_ring, _self_crossing
+
+    ring = [*points, points[0]]
+    assert _self_crossing(tuple(ring)) == _brute_force_crossing(ring)
+    try:
+        area = validate_area([[ring]])
+    except ClinicValidationError:
+        return
+    for lat, lon in probes:
+        assert area.contains(lat, lon) == _in_ring(lat, lon, tuple(ring))
+
+
+@settings(max_examples=30)
+@given(
+    st.integers(3, 200), st.lists(st.tuples(st.floats(-1.5, 1.5), st.floats(-3, 3)), max_size=20)
+)
+def test_big_polygons_answer_like_small_ones(n: int, probes: list[tuple[float, float]]) -> None:
+    """Polygons over the vectorising threshold (and with a hole) answer like the ray cast."""
+    import math
+
+    from clinics.model import _in_ring
+
+    outer = [(math.sin(2 * math.pi * i / n), 2 * math.cos(2 * math.pi * i / n)) for i in range(n)]
+    hole = [(0.1, 0.1), (0.1, 0.3), (0.3, 0.3), (0.3, 0.1)]
+    rings = [[*outer, outer[0]], [*hole, hole[0]]]
+    area = validate_area([rings])
+    for lat, lon in probes:
+        expected = _in_ring(lat, lon, tuple(rings[0])) and not _in_ring(lat, lon, tuple(rings[1]))
+        assert area.contains(lat, lon) == expected

@@ -6,6 +6,7 @@ Thin: decode, call services.clinics, encode. A clinic admin naming another clini
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import date
@@ -72,13 +73,13 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _area_in(area: MultiPolygonIn | None) -> Area | None:
+async def _area_in(area: MultiPolygonIn | None) -> Area | None:
+    """The area in (lat, lon), validated off the event loop (a big one takes tens of ms)."""
     if area is None:
         return None
+    rings = [[[(p[1], p[0]) for p in ring] for ring in rings] for rings in area.coordinates]
     try:
-        return validate_area(
-            [[[(p[1], p[0]) for p in ring] for ring in rings] for rings in area.coordinates]
-        )
+        return await asyncio.to_thread(validate_area, rings)
     except ClinicValidationError as exc:
         raise InvalidRequestError(f"area: {exc}") from None
 
@@ -224,7 +225,7 @@ async def create_clinic(
         address=body.address,
         timezone=_timezone_in(body.timezone) or "Europe/Moscow",
         opening_hours=_hours_in(list(body.opening_hours)) or (),  # type: ignore[arg-type]
-        area=_area_in(body.area),
+        area=await _area_in(body.area),
     )
     stored = await runtime.clinics.create(who, clinic, request_id(request), client_ip(request))
     return clinic_out(stored)
@@ -254,7 +255,7 @@ async def patch_clinic(
         address=body.address,
         timezone=_timezone_in(body.timezone),
         opening_hours=_hours_in(None if body.opening_hours is None else list(body.opening_hours)),
-        area=_area_in(body.area),
+        area=await _area_in(body.area),
         area_given="area" in body.model_fields_set,
     )
     clinic = await runtime.clinics.update(
