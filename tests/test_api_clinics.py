@@ -335,3 +335,68 @@ async def test_clinic_admins_have_no_socket_of_their_own_nor_others_bookings(
         assert r.status_code == 200
         r = await api.client.get(f"{V1}/bookings", headers=api.auth(boss))
         assert {b["id"] for b in r.json()["bookings"]} == {own["id"]}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgis"])
+async def test_statistics_count_a_real_visit_and_a_cancellation(
+    helsinki_router: Router, tmp_path: Path, backend: str
+) -> None:
+    async with running_api(helsinki_router, tmp_path, backend=backend) as api:
+        c = await make_clinic(api, timezone="Europe/Helsinki", area=AROUND_HOME)
+        cid = c["clinic_id"]
+        _, boss = await api.staff("clinic_admin", cid)
+        _, patient = await api.patient()
+        doctor_id, doctor = await api.doctor(on_shift_at=NEARBY, first_name="Anna",
+                                             last_name="Virtanen")  # fmt: skip
+        email = (await api.runtime.accounts.user(doctor_id)).email  # type: ignore[union-attr]
+        r = await api.client.post(
+            f"{V1}/clinics/{cid}/doctors", json={"email": email}, headers=api.auth(boss)
+        )
+        assert r.status_code == 200
+        booking = await api.book(patient)
+        offers = (await api.client.get(f"{V1}/offers", headers=api.auth(doctor))).json()
+        assert [o["booking_id"] for o in offers] == [booking["id"]]
+        r = await api.client.post(
+            f"{V1}/offers/{offers[0]['offer_id']}/accept", headers=api.auth(doctor)
+        )
+        assert r.status_code == 200
+        for step in ("en_route", "arrived", "in_progress", "completed"):
+            r = await api.client.post(
+                f"{V1}/bookings/{booking['id']}/progress",
+                json={"status": step},
+                headers=api.auth(doctor),
+            )
+            assert r.status_code == 200, r.text
+        cancelled = await api.book(patient, clinic_id=cid)
+        r = await api.client.post(
+            f"{V1}/bookings/{cancelled['id']}/cancel",
+            json={"reason": "feeling better"},
+            headers=api.auth(patient),
+        )
+        assert r.status_code == 200
+        r = await api.client.get(f"{V1}/clinics/{cid}/stats", headers=api.auth(boss))
+        s = r.json()
+        assert s["visits"] == 1 and sum(d["visits"] for d in s["by_day"]) == 1
+        assert sum(h["visits"] for h in s["by_hour"]) == 1
+        assert s["time_to_doctor_s"]["count"] == 1 and s["time_to_doctor_s"]["p50"] >= 0
+        assert s["cancellation_rate"] == 0.5 and s["no_doctor_rate"] == 0.0
+        [by_doctor] = s["by_doctor"]
+        assert by_doctor["doctor_id"] == doctor_id and by_doctor["name"] == "Anna Virtanen"
+        assert by_doctor["visits"] == 1
+        [area] = s["by_area"]
+        assert area["visits"] == 1 and abs(area["lat"] - HOME[0]) < 0.05
+        r = await api.client.get(
+            f"{V1}/clinics/{cid}/doctors/{doctor_id}/visits", headers=api.auth(boss)
+        )
+        [visit] = r.json()["items"]
+        assert visit["booking_id"] == booking["id"] and visit["status"] == "completed"
+        assert visit["completed_at"] is not None
+        r = await api.client.get(f"{V1}/clinics/{cid}/doctors", headers=api.auth(boss))
+        assert r.json()["items"][0]["visits_completed"] == 1
+        r = await api.client.get(
+            f"{V1}/clinics/{cid}/stats.csv?table=by_doctor", headers=api.auth(boss)
+        )
+        assert r.text.splitlines()[1].startswith(f"{doctor_id},Anna Virtanen,1,")
+        # the platform sees both bookings
+        r = await api.client.get(f"{V1}/admin/stats", headers=api.auth(api.admin_token))
+        assert r.json()["visits"] == 1 and r.json()["cancellation_rate"] == 0.5
