@@ -34,6 +34,7 @@ def test_point_in_area_with_a_hole_and_two_polygons() -> None:
     assert not area.contains(10.9, 10.1)
 
 
+@settings(deadline=None)
 @given(
     st.floats(-89, 89),
     st.floats(-179, 179),
@@ -79,6 +80,7 @@ def test_area_size_limits() -> None:
         validate_area([SQUARE] * 51)
 
 
+@settings(deadline=None)
 @given(st.lists(st.tuples(st.floats(-90, 90), st.floats(-180, 180)), min_size=0, max_size=12))
 def test_validation_accepts_or_refuses_cleanly(points: list[tuple[float, float]]) -> None:
     ring = [*points, points[0]] if points else []
@@ -130,7 +132,7 @@ def test_percentile_interpolates() -> None:
     assert percentile([float(i) for i in range(11)], 90) == pytest.approx(9.0)
 
 
-@settings(max_examples=50)
+@settings(max_examples=50, deadline=None)
 @given(st.lists(st.floats(0, 1e6), min_size=1, max_size=50), st.floats(0, 100))
 def test_percentile_is_between_min_and_max(values: list[float], q: float) -> None:
     v = sorted(values)
@@ -195,7 +197,7 @@ def _brute_force_crossing(ring: list[tuple[float, float]]) -> bool:
     )
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(
     st.lists(
         st.tuples(st.integers(0, 6).map(float), st.integers(0, 6).map(float)),
@@ -222,7 +224,7 @@ def test_the_fast_checks_agree_with_the_plain_ones(
         assert area.contains(lat, lon) == _in_ring(lat, lon, tuple(ring))
 
 
-@settings(max_examples=30)
+@settings(max_examples=30, deadline=None)
 @given(
     st.integers(3, 200), st.lists(st.tuples(st.floats(-1.5, 1.5), st.floats(-3, 3)), max_size=20)
 )
