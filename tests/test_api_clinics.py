@@ -361,6 +361,11 @@ async def test_statistics_count_a_real_visit_and_a_cancellation(
         )
         assert r.status_code == 200
         for step in ("en_route", "arrived", "in_progress", "completed"):
+            if step == "completed":  # on an active visit: not detached
+                r = await api.client.delete(
+                    f"{V1}/clinics/{cid}/doctors/{doctor_id}", headers=api.auth(boss)
+                )
+                assert r.status_code == 409, r.text
             r = await api.client.post(
                 f"{V1}/bookings/{booking['id']}/progress",
                 json={"status": step},
