@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
@@ -41,6 +42,12 @@ class Exclusion(StrEnum):
     LANGUAGE = "language"
     EQUIPMENT = "equipment"
     NO_ROAD_ETA = "no_road_eta"
+    OUTSIDE_CLINIC_AREA = "outside_clinic_area"  # the call lies outside their clinic's area
+
+
+# Whether a point (lat, lon) lies in a clinic's area: the matcher holds one per clinic that
+# has an area (clinics without one serve anywhere). Given as data by the services.
+AreaPredicate = Callable[[float, float], bool]
 
 
 @dataclass(frozen=True, slots=True)

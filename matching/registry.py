@@ -23,6 +23,7 @@ import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 from matching.model import (
+    AreaPredicate,
     CallRequest,
     DoctorProfile,
     DoctorStatus,
@@ -146,6 +147,28 @@ class DoctorRegistry:
         # sets it); without one, or for single fixes, a decision snaps whom it needs.
         self.snapper: NodeSnapper | None = None
         self._pass_share: dict[Hashable, float] = {}  # see nearest(kind=...)
+        # Clinic code -> whether a point lies in its area; a clinic absent serves anywhere.
+        self._areas: dict[int, AreaPredicate] = {}
+        self._area_memo: tuple[tuple[float, float] | None, dict[int, bool]] = (None, {})
+
+    # -- clinics' areas ----------------------------------------------------------------
+
+    def set_clinic_area(self, clinic_id: str, contains: AreaPredicate | None) -> None:
+        """The area a clinic serves (None: anywhere). Calls outside it are not offered to
+        its doctors (an operator's assignment may still name them)."""
+        if contains is None:
+            code = self.clinics.lookup(clinic_id)
+            if code is not None:
+                self._areas.pop(code, None)
+            self._area_memo = (None, {})
+            return
+        self._areas[self.clinics.code(clinic_id)] = contains
+        self._area_memo = (None, {})
+
+    def in_clinic_area(self, doctor_id: str, lat: float, lon: float) -> bool:
+        """Whether the doctor's clinic serves the point (True without a clinic or an area)."""
+        contains = self._areas.get(int(self._clinic[self.slot(doctor_id)]))
+        return contains is None or contains(lat, lon)
 
     # -- storage ---------------------------------------------------------------------
 
@@ -778,6 +801,23 @@ class DoctorRegistry:
                     code[Exclusion.OTHER_CLINIC],
                 )
             )
+        if self._areas:
+            clinic_codes = self._clinic[slots]
+            outside = np.zeros(slots.size, dtype=bool)
+            point = (call.lat, call.lon)
+            if self._area_memo[0] != point:  # a search asks again for the same call
+                self._area_memo = (point, {})
+            memo = self._area_memo[1]
+            for code_ in np.unique(clinic_codes).tolist():
+                contains = self._areas.get(code_)
+                if contains is None:
+                    continue
+                inside = memo.get(code_)
+                if inside is None:
+                    inside = memo[code_] = contains(call.lat, call.lon)
+                if not inside:
+                    outside |= clinic_codes == code_
+            checks.append((outside, code[Exclusion.OUTSIDE_CLINIC_AREA]))
         if call.specialization is not None:
             spec = self.specializations.lookup(call.specialization)
             checks.append(

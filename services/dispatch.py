@@ -70,10 +70,18 @@ class MatcherCandidates:
     def rank_preemptable(
         self, booking: Booking, doctors: Sequence[str], now_s: float
     ) -> Sequence[str]:
-        """Busy doctors whose road ETA to the emergency is within preempt_max_eta_s, nearest first."""
+        """Busy doctors whose road ETA to the emergency is within preempt_max_eta_s, nearest
+        first; a doctor whose clinic does not serve the emergency's point is not taken."""
         registry = self.matcher.registry
         oracle = self.matcher.oracle
-        known = [d for d in doctors if d in registry and registry.position(d) is not None]
+        lat, lon = booking.latitude, booking.longitude
+        known = [
+            d
+            for d in doctors
+            if d in registry
+            and registry.position(d) is not None
+            and registry.in_clinic_area(d, lat, lon)
+        ]
         if not known:
             return []
         slots = np.array([registry.slot(d) for d in known], dtype=np.int64)

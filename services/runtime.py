@@ -15,6 +15,7 @@ from typing import Any
 from argon2 import PasswordHasher
 
 from accounts import AccountStore, Role, User
+from clinics import ClinicStore
 from dispatch_core import DispatchPolicy
 from dispatch_core.messages import MarkDoctorOffline, Tick
 from dispatch_core.ports import BookingListing
@@ -25,6 +26,7 @@ from services.audit import AuditTrail
 from services.auth import AuthService, TokenPolicy, new_id
 from services.bookings import BookingService
 from services.bus import Bus, InProcessBus
+from services.clinics import ClinicService
 from services.dispatch import MatcherCandidates
 from services.doctors import DoctorService
 from services.engine import Engine, Stores, open_stores
@@ -97,6 +99,7 @@ class Runtime:
     realtime: Realtime
     geocoding: GeocodingService
     admin: AdminService
+    clinics: ClinicService
     redis: Any = None
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -162,6 +165,10 @@ class Runtime:
         doctors = DoctorService(
             accounts, registry, engine, clock, runtime_fix_sink(locations), stores.locations
         )
+        clinics = ClinicService(
+            await _open_clinics(config), accounts, auth, registry, engine, doctors, listing,
+            audit, clock,
+        )  # fmt: skip
         runtime = cls(
             config=config,
             clock=clock,
@@ -184,9 +191,11 @@ class Runtime:
             ),
             geocoding=geocoding or GeocodingService(geocoding_config(config)),
             admin=AdminService(accounts, auth, clock),
+            clinics=clinics,
             redis=redis_client,
         )
         await runtime._ensure_admin()
+        await clinics.load_areas()  # before any decision: areas bound the candidates
         await runtime._restore_doctors()
         audit.start()
         await bus.start()
@@ -262,6 +271,7 @@ class Runtime:
         await self.audit.stop()
         await self.geocoding.close()
         await self.engine.close()
+        await self.clinics.store.close()
         await self.accounts.close()
         await self.stores.close()
         if self.redis is not None:
@@ -277,6 +287,16 @@ async def _open_accounts(config: RuntimeConfig) -> AccountStore:
 
     config.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     return SqliteAccountStore(config.sqlite_path)
+
+
+async def _open_clinics(config: RuntimeConfig) -> ClinicStore:
+    if config.database_url:
+        from storage.postgis_clinics import PostgisClinicStore
+
+        return await PostgisClinicStore.connect(config.database_url)
+    from storage.sqlite_clinics import SqliteClinicStore
+
+    return SqliteClinicStore(config.sqlite_path)
 
 
 def geocoding_config(config: RuntimeConfig) -> GeocodingConfig:

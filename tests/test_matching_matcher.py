@@ -323,3 +323,35 @@ def test_evaluate_judges_a_named_doctor_wherever_they_are(helsinki_router: Route
     assert nowhere.ranking == () and nowhere.record("never-fixed").excluded is Exclusion.STALE_FIX
     assert m.evaluate(call(), ["nobody"], NOW).ranking == ()
     orjson.dumps(nowhere.explain())  # explainable, NaN distance included
+
+
+def _box(lat: float, lon: float, d: float = 0.01) -> Any:
+    from clinics import validate_area
+
+    ring = [(lat - d, lon - d), (lat - d, lon + d), (lat + d, lon + d), (lat + d, lon - d)]
+    return validate_area([[[*ring, ring[0]]]])
+
+
+def test_a_call_outside_a_clinics_area_is_not_offered_to_its_doctors(
+    helsinki_router: Router,
+) -> None:
+    m = matcher_for(helsinki_router)
+    place(m, "near", NEAR, clinic_id="north")
+    place(m, "far", FAR, clinic_id="south")
+    place(m, "free", FAR)  # no clinic: serves anywhere
+    assert m.decide(call(), NOW).ranking[0] == "near"
+    elsewhere = _box(61.0, 25.0)  # nowhere near the patient
+    m.registry.set_clinic_area("north", elsewhere.contains)
+    m.registry.set_clinic_area("south", _box(*PATIENT).contains)  # the patient is inside
+    m.registry.set_clinic_area("nobody", elsewhere.contains)  # a clinic with no doctor on shift
+    decision = m.decide(call(), NOW)
+    assert "near" not in decision.ranking
+    assert set(decision.ranking) == {"far", "free"}
+    assert decision.record("near").excluded is Exclusion.OUTSIDE_CLINIC_AREA
+    assert not m.registry.in_clinic_area("near", *PATIENT)
+    assert m.registry.in_clinic_area("far", *PATIENT) and m.registry.in_clinic_area("free", 0, 0)
+    # evaluate (a doctor the patient chose) honours the area too
+    assert m.evaluate(call(), ["near"], NOW).ranking == ()
+    # an area removed: the clinic serves anywhere again
+    m.registry.set_clinic_area("north", None)
+    assert m.decide(call(), NOW).ranking[0] == "near"

@@ -61,3 +61,31 @@ def test_an_emergency_preempts_the_nearest_busy_doctor_by_road(helsinki_router: 
     assert core.bookings["e1"].doctor_id == "near"
     assert core.bookings["r0"].status in (BookingStatus.SEARCHING, BookingStatus.NO_DOCTOR_FOUND)
     core.check_invariants()
+
+
+def test_an_emergency_outside_a_clinics_area_does_not_preempt_its_doctor(
+    helsinki_router: Router,
+) -> None:
+    """Everyone busy; the nearest, "near", was put on a routine visit by an operator (an
+    override of their clinic's area): the emergency preempts another doctor, not them."""
+    from clinics import validate_area
+    from dispatch_core.messages import AssignDoctor
+
+    core, source = setup(helsinki_router)
+    source.matcher.registry.upsert_doctor(DoctorProfile("near", clinic_id="north"))
+    elsewhere = [(61.0, 25.0), (61.0, 25.1), (61.1, 25.1), (61.1, 25.0), (61.0, 25.0)]
+    source.matcher.registry.set_clinic_area("north", validate_area([[elsewhere]]).contains)
+    for i, doctor in enumerate(PLACES):
+        core.handle(RequestBooking(f"r{i}", f"pat-{i}", *PLACES[doctor]), NOW + i)
+        if doctor == "near":
+            assert "near" not in core.doctor_offer  # outside its clinic's area
+            core.handle(AssignDoctor(f"r{i}", "near", "op-1", "by phone"), NOW + i)
+        else:
+            core.handle(AcceptOffer(core.doctor_offer[doctor], doctor), NOW + i)
+        core.handle(ReportProgress(f"r{i}", doctor, BookingStatus.EN_ROUTE), NOW + i)
+    assert core.doctor_booking["near"] == "r0"  # the operator's override stands
+    assert not core.doctor_offer
+    core.handle(RequestBooking("e1", "pat-9", *PATIENT, is_emergency=True), NOW + 10)
+    assert core.bookings["e1"].doctor_id in ("mid", "far")
+    assert core.doctor_booking["near"] == "r0"
+    core.check_invariants()
