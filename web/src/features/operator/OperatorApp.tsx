@@ -7,7 +7,7 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { Button, LanguageSwitch } from "../../components/ui";
 import { errorText } from "../../components/errors";
-import { useLocale, useT, type MessageKey } from "../../i18n";
+import { useLocale, useT, type MessageKey, type Translate } from "../../i18n";
 import { formatDistance, formatDuration, formatTime } from "../../i18n/format";
 import { BOOKING_STATUS, CALL_TYPE, DOCTOR_STATUS, reasonWords } from "../../i18n/words";
 import { useStore } from "../../lib/store";
@@ -34,7 +34,7 @@ import {
 } from "./console";
 import { BOOKING_COLOUR, DOCTOR_COLOURS, EMERGENCY_COLOUR, OperatorMap } from "./OperatorMap";
 import { commandFor, HELP, type Command } from "./shortcuts";
-import { checkedIds, clearChecked, move, openCursor, target, toggle, type BulkOutcome } from "./store";
+import { checkedIds, clearChecked, collapseReads, move, openCursor, target, toggle, type BulkOutcome } from "./store";
 import { LIVE_DOCTOR_STATUSES, OPEN_STATUSES, PRIORITIES, type Booking, type Candidate, type Decision, type Priority } from "./types";
 import { ALERT, EXCLUDED, PRIORITY, TIMELINE_KIND, shortId, who, words } from "./words";
 
@@ -46,7 +46,8 @@ export function OperatorApp({ user }: { user: User }) {
   const t = useT();
   const [dialog, setDialog] = useState<DialogKind | null>(null);
   const [help, setHelp] = useState(false);
-  const [result, setResult] = useState<string | null>(null);
+  // What the last action did, in the reader's language (kept as a function of it).
+  const [result, setResult] = useState<((tr: Translate) => string) | null>(null);
   const [bulkOutcome, setBulkOutcome] = useState<BulkOutcome | null>(null);
   const searchRef = useRef<HTMLInputElement>(null);
 
@@ -71,7 +72,7 @@ export function OperatorApp({ user }: { user: User }) {
     (kind: DialogKind) => {
       if (kind === "bulk_return" || kind === "bulk_cancel") {
         if (!checkedIds(list$.get()).length) {
-          setResult(t("operator.bulk.none"));
+          setResult(() => (tr: Translate) => tr("operator.bulk.none"));
           return;
         }
       } else {
@@ -162,7 +163,7 @@ export function OperatorApp({ user }: { user: User }) {
           <BulkBar onBulk={act} outcome={bulkOutcome} />
           {result && (
             <p class="info op-result" id="op-result" role="status">
-              {result}
+              {result(t)}
             </p>
           )}
           <BookingList />
@@ -183,7 +184,7 @@ export function OperatorApp({ user }: { user: User }) {
           onClose={() => setDialog(null)}
           onDone={(message, outcome) => {
             setDialog(null);
-            setResult(message);
+            setResult(() => message);
             if (outcome) {
               setBulkOutcome(outcome);
               if (outcome.ok) list$.set((s) => clearChecked(s));
@@ -553,7 +554,7 @@ function TimelineView() {
   const t = useT();
   const locale = useLocale();
   const detail = useStore(detail$);
-  const entries = detail?.timeline?.entries ?? [];
+  const entries = collapseReads(detail?.timeline?.entries ?? []);
   return (
     <>
       <h3 class="op-h3">{t("operator.timeline.title")}</h3>
@@ -566,6 +567,7 @@ function TimelineView() {
               <span class="op-tl-kind">{words(t, TIMELINE_KIND, e.kind)}</span>
               {e.kind === "status" && e.status && <b>{t(BOOKING_STATUS[e.status] ?? "status.unknown")}</b>}
               {said && <span class="op-tl-detail">{"key" in said ? t(said.key) : said.text}</span>}
+              {e.times > 1 && <span class="muted">×{e.times}</span>}
               <span class="op-tl-by muted">{who(t, e.by)}</span>
             </li>
           );
@@ -634,7 +636,7 @@ function useDialogFocus(ref: { current: HTMLElement | null }) {
   }, [ref]);
 }
 
-function ActionDialog({ kind, onClose, onDone }: { kind: DialogKind; onClose: () => void; onDone: (message: string, outcome?: BulkOutcome) => void }) {
+function ActionDialog({ kind, onClose, onDone }: { kind: DialogKind; onClose: () => void; onDone: (message: (tr: Translate) => string, outcome?: BulkOutcome) => void }) {
   const t = useT();
   const locale = useLocale();
   const detail = useStore(detail$);
@@ -693,7 +695,8 @@ function ActionDialog({ kind, onClose, onDone }: { kind: DialogKind; onClose: ()
         const action = kind === "bulk_cancel" ? "cancel" : "return_to_search";
         try {
           const done = await opApi.bulk(action, ids, why);
-          onDone(t(action === "cancel" ? "operator.bulk.cancelled" : "operator.bulk.returned", { count: done.bookings.length }), {
+          const count = done.bookings.length;
+          onDone((tr) => tr(action === "cancel" ? "operator.bulk.cancelled" : "operator.bulk.returned", { count }), {
             ok: true,
             action,
             count: done.bookings.length,
@@ -701,7 +704,8 @@ function ActionDialog({ kind, onClose, onDone }: { kind: DialogKind; onClose: ()
           });
         } catch (exc) {
           const detailText = errorText(t, exc);
-          onDone(t("operator.bulk.failed", { count: ids.length, detail: detailText }), { ok: false, action, count: ids.length, detail: detailText });
+          const count = ids.length;
+          onDone((tr) => tr("operator.bulk.failed", { count, detail: detailText }), { ok: false, action, count, detail: detailText });
         }
         return;
       }
@@ -711,11 +715,11 @@ function ActionDialog({ kind, onClose, onDone }: { kind: DialogKind; onClose: ()
       else if (kind === "return") after = await opApi.returnToSearch(b.id, why);
       else if (kind === "cancel") after = await opApi.cancel(b.id, why);
       else after = await opApi.changePriority(b.id, priority, why);
-      onDone(
-        t("operator.action.done", {
+      onDone((tr) =>
+        tr("operator.action.done", {
           id: shortId(after.id),
-          status: t(BOOKING_STATUS[after.status] ?? "status.unknown"),
-          priority: t(PRIORITY[after.priority]!),
+          status: tr(BOOKING_STATUS[after.status] ?? "status.unknown"),
+          priority: tr(PRIORITY[after.priority]!),
         }),
       );
     } catch (exc) {

@@ -104,3 +104,15 @@ export function addAlert(alerts: Alert[], alert: Alert): Alert[] {
 export type BulkOutcome =
   | { ok: true; action: string; count: number; ids: string[] }
   | { ok: false; action: string; count: number; detail: string };
+
+/** Repeated reads of the booking by the same person, one after another, shown once with a
+ * count (the console itself reads it after every change). */
+export function collapseReads<E extends { kind: string; by: string; detail: string }>(entries: E[]): (E & { times: number })[] {
+  const out: (E & { times: number })[] = [];
+  for (const e of entries) {
+    const last = out[out.length - 1];
+    if (last && e.kind === "audit" && last.kind === "audit" && last.by === e.by && last.detail === e.detail) last.times += 1;
+    else out.push({ ...e, times: 1 });
+  }
+  return out;
+}
