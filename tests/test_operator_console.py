@@ -32,7 +32,9 @@ from tests.test_pages import (
 ELSEWHERE = (60.1675, 24.9460)  # another street in central Helsinki
 
 
-def _book(http: httpx.Client, token: str, address: str, at: tuple[float, float], **extra: Any) -> str:
+def _book(
+    http: httpx.Client, token: str, address: str, at: tuple[float, float], **extra: Any
+) -> str:
     body = {"latitude": at[0], "longitude": at[1], "address": address, **extra}
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
     r = http.post("/bookings", json=body, headers=headers)
@@ -142,7 +144,9 @@ def test_the_operator_console_end_to_end(tmp_path: Path, graph_cache_dir: Path) 
 
             # The full timeline: the assignment, by this operator, with the reason.
             timeline = page.locator("#op-timeline")
-            expect(timeline.locator("li[data-kind='status'][data-status='assigned']")).not_to_have_count(0)
+            expect(
+                timeline.locator("li[data-kind='status'][data-status='assigned']")
+            ).not_to_have_count(0)
             expect(timeline).to_contain_text("Оператор")
             expect(timeline).to_contain_text("ближе всех, договорились по телефону")
             expect(timeline.locator("li[data-kind='audit']")).not_to_have_count(0)
@@ -188,7 +192,9 @@ def test_the_operator_console_end_to_end(tmp_path: Path, graph_cache_dir: Path) 
                 seed.http, patient_token, "Kaivokatu 1", ELSEWHERE,
                 call_type="chest_pain", is_emergency=True,
             )  # fmt: skip
-            expect(page.locator(f"#op-emergencies li[data-booking-id='{emergency}']")).to_be_visible()
+            expect(
+                page.locator(f"#op-emergencies li[data-booking-id='{emergency}']")
+            ).to_be_visible()
             expect(page.locator("#op-alerts li[data-kind='emergency']")).not_to_have_count(0)
             page.locator(f"#op-emergencies li[data-booking-id='{emergency}'] button").click()
             expect(detail).to_have_attribute("data-booking-id", emergency)

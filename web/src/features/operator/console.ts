@@ -59,6 +59,8 @@ let pinger: ReturnType<typeof setInterval> | undefined;
 
 export const batcher = new LiveBatcher((frame: Frame) => {
   mapHandle?.draw(frame);
+  const probe = window as unknown as { __totFrameMs?: number[] };
+  if (probe.__totFrameMs) probe.__totFrameMs.push(frame.builtMs);
   const s = summary$.get();
   summary$.set({
     counts: frame.counts,

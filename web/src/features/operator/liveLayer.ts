@@ -39,6 +39,8 @@ export interface Frame {
   openBookings: number;
   emergencies: number;
   at: string;
+  /** How long making it took (ms). */
+  builtMs: number;
 }
 
 const BUSY: Record<string, LiveDoctorStatus> = {
@@ -52,35 +54,43 @@ export function emptyCounts(): Counts {
   return { available: 0, offered: 0, en_route: 0, on_visit: 0, on_break: 0 };
 }
 
+const LIVE = new Set<string>(LIVE_DOCTOR_STATUSES);
+
 function isLive(status: string): status is LiveDoctorStatus {
-  return (LIVE_DOCTOR_STATUSES as readonly string[]).includes(status);
+  return LIVE.has(status);
 }
 
 /** One feed as the map's layers and the legend's counts (pure). A doctor the feed calls
  * available but whom an open booking holds is drawn as that booking says (en route, on a
  * visit). */
 export function frameOf(feed: Feed, selectedId: string | null = null): Frame {
+  const started = typeof performance !== "undefined" ? performance.now() : 0;
   const work = new Map<string, LiveDoctorStatus>();
   for (const b of feed.bookings) {
     const busy = BUSY[b.status];
     if (b.doctor_id && busy) work.set(b.doctor_id, busy);
   }
   const counts = emptyCounts();
-  const doctors: DoctorFeature[] = [];
+  const source = feed.doctors as FeedDoctor[];
+  const doctors: DoctorFeature[] = new Array(source.length);
   let availableFresh = 0;
   let n = 0;
-  for (const d of feed.doctors as FeedDoctor[]) {
+  const hasWork = work.size > 0;
+  for (let i = 0; i < source.length; i++) {
+    const d = source[i]!;
     if (!isLive(d.status) || !Number.isFinite(d.lat) || !Number.isFinite(d.lon)) continue;
-    const status = d.status === "available" ? (work.get(d.doctor_id) ?? "available") : d.status;
+    const status = d.status === "available" && hasWork ? (work.get(d.doctor_id) ?? "available") : d.status;
     counts[status] += 1;
     if (status === "available" && !d.stale) availableFresh += 1;
-    doctors.push({
+    doctors[n] = {
       type: "Feature",
-      id: n++,
+      id: n,
       geometry: { type: "Point", coordinates: [d.lon, d.lat] },
       properties: { id: d.doctor_id, status, stale: d.stale },
-    });
+    };
+    n++;
   }
+  doctors.length = n;
   let emergencies = 0;
   const bookings: BookingFeature[] = (feed.bookings as FeedBooking[])
     .filter((b) => Number.isFinite(b.lat) && Number.isFinite(b.lon))
@@ -102,6 +112,7 @@ export function frameOf(feed: Feed, selectedId: string | null = null): Frame {
     openBookings: bookings.length,
     emergencies,
     at: feed.at,
+    builtMs: (typeof performance !== "undefined" ? performance.now() : 0) - started,
   };
 }
 
