@@ -16,7 +16,7 @@ type Lib = typeof import("maplibre-gl");
 /** Doctors' colours by status (the legend uses the same). */
 export const DOCTOR_COLOURS: Record<string, string> = {
   available: "#15803d",
-  offered: "#b45309",
+  offered: "#ca8a04",
   en_route: "#1d4ed8",
   on_visit: "#7c3aed",
   on_break: "#6b7280",
