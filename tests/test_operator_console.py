@@ -222,12 +222,33 @@ def test_the_operator_console_end_to_end(tmp_path: Path, graph_cache_dir: Path) 
             expect(page.locator("#connection")).to_have_text("Live")
             expect(page.locator("#op-map")).to_have_attribute("data-ready", "true", timeout=30_000)
             _axe(page, "operator: console (English)", axe)
+
+            # All or nothing: returning to search a booking with a doctor and one without is
+            # refused as a whole, and says so; neither changes.
+            fresh = _book(seed.http, patient_token, "Bulevardi 2", HOME)
+            for booking_id in (fresh, emergency):
+                row = page.locator(f"#op-bookings li[data-booking-id='{booking_id}']")
+                row.locator("input.op-tick").check()
+            expect(page.locator("#op-bulk")).to_have_attribute("data-count", "2")
+            page.click("#bulk-return")
+            page.fill("#action-reason", "back to the queue")
+            page.click("#action-submit")
+            expect(result).to_have_attribute("data-ok", "false")
+            expect(result).to_contain_text("Nothing changed (2 bookings)")
+            expect(result).to_contain_text("has no doctor to take off")
+            r = seed.http.get(f"/bookings/{emergency}", headers=seed.auth(patient_token))
+            assert r.json()["doctor"]["id"] == boris_id, r.text
+            r = seed.http.get(f"/bookings/{fresh}", headers=seed.auth(patient_token))
+            assert r.json()["status"] in ("searching", "offered", "requested"), r.text
             _shoot(page, tmp_path, "operator-console-en", shots)
         finally:
             browser.close()
             seed.http.close()
     assert not watch.outside, watch.outside
-    assert not watch.problems, watch.problems
+    # The refused bulk action's 409 is the browser's own log line about it, and expected.
+    refused = [p for p in watch.problems if "409" in p and "/operator/bookings/bulk" in p]
+    assert len(refused) == 1, watch.problems
+    assert not [p for p in watch.problems if p not in refused], watch.problems
     assert all(v == 0 for v in axe.values()), axe
     assert all(shot.stat().st_size > 10_000 for shot in shots)
     print(f"operator console: axe {axe}; {time.monotonic() - started:.0f} s")
