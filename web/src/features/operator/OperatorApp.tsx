@@ -45,6 +45,7 @@ const isEmergency = (b: Pick<Booking, "is_emergency" | "priority">) => b.is_emer
 export function OperatorApp({ user }: { user: User }) {
   const t = useT();
   const [dialog, setDialog] = useState<DialogKind | null>(null);
+  const [pickedDoctor, setPickedDoctor] = useState<string>("");
   const [help, setHelp] = useState(false);
   // What the last action did, in the reader's language (kept as a function of it).
   const [result, setResult] = useState<((tr: Translate) => string) | null>(null);
@@ -169,7 +170,12 @@ export function OperatorApp({ user }: { user: User }) {
           <BookingList />
         </section>
         <section class="op-center" aria-label={t("operator.map")}>
-          <OperatorMap label={t("operator.map")} onReady={attachMap} onMove={mapMoved} onBooking={(id) => openBooking(id)} onDoctor={() => undefined} />
+          <OperatorMap label={t("operator.map")} onReady={attachMap} onMove={mapMoved} onBooking={(id) => openBooking(id)} onDoctor={(id) => {
+              // A doctor clicked on the map while a booking is open: assign them (with a reason).
+              if (!detail$.get()?.booking || dialog) return;
+              setPickedDoctor(id);
+              act("assign");
+            }} />
           <Legend />
         </section>
         <aside class="op-right">
@@ -181,9 +187,14 @@ export function OperatorApp({ user }: { user: User }) {
       {dialog && (
         <ActionDialog
           kind={dialog}
-          onClose={() => setDialog(null)}
+          pickedDoctor={pickedDoctor}
+          onClose={() => {
+            setDialog(null);
+            setPickedDoctor("");
+          }}
           onDone={(message, outcome) => {
             setDialog(null);
+            setPickedDoctor("");
             setResult(() => message);
             if (outcome) {
               setBulkOutcome(outcome);
@@ -636,7 +647,17 @@ function useDialogFocus(ref: { current: HTMLElement | null }) {
   }, [ref]);
 }
 
-function ActionDialog({ kind, onClose, onDone }: { kind: DialogKind; onClose: () => void; onDone: (message: (tr: Translate) => string, outcome?: BulkOutcome) => void }) {
+function ActionDialog({
+  kind,
+  pickedDoctor = "",
+  onClose,
+  onDone,
+}: {
+  kind: DialogKind;
+  pickedDoctor?: string;
+  onClose: () => void;
+  onDone: (message: (tr: Translate) => string, outcome?: BulkOutcome) => void;
+}) {
   const t = useT();
   const locale = useLocale();
   const detail = useStore(detail$);
@@ -645,8 +666,9 @@ function ActionDialog({ kind, onClose, onDone }: { kind: DialogKind; onClose: ()
   const b = detail?.booking ?? null;
   const candidates = sortedCandidates(detail?.decision ?? null).filter((c) => c.doctor_id !== b?.doctor?.id);
   const [reason, setReason] = useState("");
-  const [doctor, setDoctor] = useState(candidates.find((c) => !c.excluded)?.doctor_id ?? candidates[0]?.doctor_id ?? "");
-  const [otherId, setOtherId] = useState("");
+  const picked = candidates.some((c) => c.doctor_id === pickedDoctor);
+  const [doctor, setDoctor] = useState(picked ? pickedDoctor : (candidates.find((c) => !c.excluded)?.doctor_id ?? candidates[0]?.doctor_id ?? ""));
+  const [otherId, setOtherId] = useState(pickedDoctor && !picked ? pickedDoctor : "");
   const [release, setRelease] = useState(false);
   const [priority, setPriority] = useState<Priority>(b?.priority === "urgent" ? "emergency" : b?.priority === "normal" ? "urgent" : "normal");
   const [confirming, setConfirming] = useState(false);
