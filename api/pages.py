@@ -2,12 +2,12 @@
 
 - The web application (`web/`, TypeScript and Preact, built by Vite into `web/dist/`,
   committed so that running the engine needs no Node.js): the patient's app under
-  `/patient/...`, the doctor's under `/doctor/...`, and `/` choosing between them. Every
+  `/patient/...`, the doctor's under `/doctor/...`, the operator console under
+  `/operator`, and `/` choosing between them. Every
   client route answers `index.html` (the app routes in the browser); hashed assets under
   `/assets/` are cached for a year; the service worker and the manifest are at the root
   scope.
-- The operator console (`/operator`), still plain HTML and JavaScript from `api/static`,
-  until the next issue moves it onto the app.
+- `/static/...`: the plain files beside this module (the AsyncAPI reader's).
 
 Nothing is fetched from elsewhere: a strict Content-Security-Policy says so to the
 browser. MapLibre draws in a worker it makes from a blob: URL (`worker-src blob:`,
@@ -34,11 +34,13 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 WEB_DIST = Path(
     os.environ.get("TOT_WEB_DIST") or Path(__file__).resolve().parent.parent / "web" / "dist"
 )
-PAGES = {"/operator": "operator.html"}
-APP_ROUTES = ("/", "/patient", "/patient/{rest:path}", "/doctor", "/doctor/{rest:path}")
+APP_ROUTES = (
+    "/", "/patient", "/patient/{rest:path}", "/doctor", "/doctor/{rest:path}",
+    "/operator", "/operator/{rest:path}",
+)  # fmt: skip
 
-# The old pages load scripts, styles and data from this server only, and open WebSockets
-# to the gateway (another port of this host, hence ws: / wss:).
+# The plain pages (the AsyncAPI reader) load scripts, styles and data from this server
+# only, and open WebSockets to the gateway (another port of this host, hence ws: / wss:).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
@@ -73,15 +75,10 @@ _MEDIA = {
 
 
 def install_pages(app: FastAPI) -> None:
-    """Serve the web app (when built) and the operator console."""
-    if (STATIC_DIR / "operator.html").is_file():
+    """Serve the web app (when built: every role's, the operator console included) and the
+    plain static files."""
+    if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-        for path, name in PAGES.items():
-            app.add_api_route(
-                path, _page(STATIC_DIR / name), methods=["GET", "HEAD"], include_in_schema=False
-            )
-    else:
-        log.warning("operator console not installed: %s is missing", STATIC_DIR)
     install_web_app(app, WEB_DIST)
 
 
@@ -129,11 +126,3 @@ def install_web_app(app: FastAPI, dist: Path) -> None:
     app.add_api_route(
         "/manifest.webmanifest", manifest, methods=["GET", "HEAD"], include_in_schema=False
     )
-
-
-def _page(file: Path) -> Callable[[], Awaitable[Response]]:
-    async def page() -> Response:
-        return FileResponse(file, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
-
-    page.__name__ = f"page_{file.stem}"
-    return page

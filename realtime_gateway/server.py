@@ -96,7 +96,7 @@ class GatewayPolicy:
     flood_drops_before_close: int = 200
     max_pending_events: int = 512
     doctor_silence_s: float = 90.0  # a doctor silent this long is closed and goes offline
-    operator_feed_every_s: float = 2.0
+    operator_feed_every_s: float = 1.0  # the console's doctors layer: at least once a second
     sweep_every_s: float = 5.0  # silent doctors and revoked accounts are looked for this often
     heartbeat_every_s: float = 10.0  # an extra gateway tells the engine its doctors this often
 

@@ -1,5 +1,5 @@
-"""The web pages: the map's road data and routes (in process); the web app and the
-operator console as served (headers, CSP, assets, service worker, the first load's size);
+"""The web pages: the map's road data and routes (in process); the web app (the operator
+console included) as served (headers, CSP, assets, service worker, the first load's size);
 and the patient's and the doctor's apps end to end in a real headless browser (Debian's
 chromium through Playwright) against a real engine (`tests/pages_server.py`: API, gateway
 and dispatch clock in a subprocess), at phone and desktop sizes, in Russian and English,
@@ -197,15 +197,19 @@ async def test_the_web_app_and_its_assets_are_served(api: Api) -> None:
         assert (await api.client.get(icon["src"])).status_code == 200, icon
     for bad in ("/assets/nope.js", "/assets/..%2Findex.html", "/icons/nope.png"):
         assert (await api.client.get(bad)).status_code == 404, bad
-    r = await api.client.get("/operator")  # the console stays on the old page for now
-    assert r.status_code == 200 and "default-src 'self'" in r.headers["content-security-policy"]
-    assert (
-        (await api.client.get("/static/app.js"))
-        .headers["content-type"]
-        .startswith("text/javascript")
-    )
-    for gone in ("/static/patient.js", "/static/doctor.js"):
+    for path in ("/operator", "/operator/anything"):  # the console is the web app too
+        r = await api.client.get(path)
+        assert r.status_code == 200, path
+        assert r.headers["content-security-policy"] == APP_CONTENT_SECURITY_POLICY
+        assert '<div id="root">' in r.text
+    for gone in (
+        "/static/patient.js",
+        "/static/doctor.js",
+        "/static/operator.js",
+        "/static/app.js",
+    ):
         assert (await api.client.get(gone)).status_code == 404
+    assert (await api.client.get("/static/asyncapi.js")).status_code == 200  # the reader's
     openapi = (await api.client.get("/openapi.json")).json()
     assert "/patient" not in openapi["paths"]  # pages are not API operations
 
@@ -220,7 +224,7 @@ def test_first_load_is_within_budget() -> None:
 
 
 def test_no_old_page_refers_outside() -> None:
-    """The operator console's files name no other host (the app's requests are checked in
+    """The plain static files (the AsyncAPI reader's) name no other host (the app's requests are checked in
     the browser below: its bundle holds library URLs that are never fetched)."""
     files = [p for p in STATIC_DIR.rglob("*") if p.is_file()]
     external = re.compile(
@@ -479,12 +483,11 @@ def test_the_apps_end_to_end_in_chromium(tmp_path: Path, graph_cache_dir: Path) 
             _axe(desk, "landing", axe)
             _shoot(desk, tmp_path, "landing-desktop", shots)
 
-            # The operator console (still the old page) watches the city.
+            # The operator console watches the city (tests/test_operator_console.py has
+            # the console's own flows).
             _, operator = context("operator", viewport=DESKTOP)
             operator.goto(f"{base}/operator")
-            operator.fill("#login-email", operator_email)
-            operator.fill("#login-password", PASSWORD)
-            operator.click("#login-submit")
+            _sign_in(operator, operator_email)
             expect(operator.locator("#connection")).to_have_attribute("data-state", "open")
 
             # The doctor signs in on a phone; the device's location is there.

@@ -306,8 +306,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from tot.server import serve
 
-    if not 1 <= args.doctors <= 5_000:
-        raise ValueError("--doctors must be 1-5000")
+    if not 1 <= args.doctors <= 10_000:
+        raise ValueError("--doctors must be 1-10000")
     if args.calls_per_hour is not None and not 0 < args.calls_per_hour <= 36_000:
         raise ValueError("--calls-per-hour must be within (0, 36000]")
     if not 0.1 <= args.speed <= 3:

@@ -4,6 +4,7 @@ import { DoctorApp } from "../features/doctor/DoctorApp";
 import { SignIn } from "../features/auth/SignIn";
 import { session$, signOut } from "../features/auth/session";
 import { PatientApp } from "../features/patient/PatientApp";
+import { OperatorConsole } from "../features/operator/OperatorConsole";
 import { isLocale, locale$, useT } from "../i18n";
 import { onLinkClick, useLocation } from "../lib/router";
 import { useStore } from "../lib/store";
@@ -29,6 +30,7 @@ export function App() {
     document.title = app === "doctor" ? t("app.doctorTitle") : app === "patient" ? t("app.patientTitle") : t("app.brand");
   }, [app, t]);
 
+  if (path.startsWith("/operator")) return <OperatorConsole />;
   if (!app) return <Landing />;
   if (session.status === "unknown") return <Spinner label={t("app.loading")} />;
   if (session.status === "signedOut") {
