@@ -30,6 +30,7 @@ DESCRIPTIONS = {
     404: "no such thing, or not yours",
     409: "conflicts with the current state",
     413: "the request body is too large",
+    415: "the file is not of an accepted type (read from its bytes) or not sent as asked",
     422: "invalid request: it does not match the schema, or cannot be done as asked",
     429: "rate limited; see Retry-After",
     500: "an unexpected error; it has been logged",

@@ -250,6 +250,10 @@ class UserOut(Output):
     created_at: Instant
     locale: Locale | None = Field(description="the apps' language; null: the browser's")
     saved_addresses: list[SavedAddressOut]
+    verification: Literal["pending", "verified", "rejected"] = Field(
+        description="doctors: an admin's decision (others: verified)"
+    )
+    verification_reason: str | None = Field(description="why an admin refused to verify")
 
 
 class DoctorPublic(Output):
@@ -288,9 +292,8 @@ class ProfileUpdate(Input):
 
 
 class UserPage(Output):
-    users: list[UserOut]
-    offset: int
-    limit: int
+    items: list[UserOut]
+    next_cursor: str | None = Field(description="the next page's cursor; null: the last page")
 
 
 class AdminCreateUser(RegisterPatient):
@@ -343,13 +346,46 @@ class DocumentIn(Input):
 
 
 class DocumentOut(Output):
-    id: str
+    document_id: str
+    id: str = Field(description="the same as document_id (kept for older clients)")
     kind: str
     number: str
     issued_by: str
     valid_until: Instant | None
     uploaded_at: Instant
-    sha256: str
+    sha256: str = Field(description="of the uploaded scan, or as declared; '' when neither")
+    content_type: Literal["application/pdf", "image/jpeg", "image/png"] | None = Field(
+        description="of the uploaded scan, from its bytes; null: no scan yet"
+    )
+    size_bytes: int | None
+    has_file: bool
+    review: Literal["pending", "approved", "rejected"]
+    review_reason: str | None = Field(description="why it was rejected")
+
+
+class ModerationItem(Output):
+    doctor_id: str
+    first_name: str
+    last_name: str
+    email: str
+    clinic_id: str | None
+    submitted_at: Instant = Field(
+        description="their oldest document awaiting review, else when the account was made"
+    )
+    verification: Literal["pending", "verified", "rejected"]
+    documents: list[DocumentOut]
+
+
+class ModerationPage(Output):
+    items: list[ModerationItem]
+    next_cursor: str | None
+
+
+class VerificationIn(Input):
+    decision: Literal["approve", "reject"]
+    reason: Annotated[
+        str, StringConstraints(max_length=500, pattern=NO_NUL), AfterValidator(_strip)
+    ] = Field(default="", description="required to reject: the doctor reads it")
 
 
 # -- bookings -----------------------------------------------------------------------------
@@ -573,6 +609,23 @@ class DecisionOut(Output):
     )
     ranking: list[str] = Field(description="doctor ids in offer order")
     considered: list[CandidateOut]
+
+
+class AuditItemOut(Output):
+    at: Instant
+    actor_id: str
+    actor_role: str
+    action: str = Field(examples=["booking.read", "user.block"])
+    target_type: str
+    target_id: str
+    request_id: str
+    ip: str
+    detail: str
+
+
+class AuditPage(Output):
+    items: list[AuditItemOut]
+    next_cursor: str | None
 
 
 class AuditEntryOut(Output):

@@ -14,7 +14,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from accounts import AccountStore, Role, User
+from accounts import MAX_DOCUMENT_BYTES, AccountStore, Role, User
 from dispatch_core import DispatchPolicy
 from dispatch_core.messages import MarkDoctorOffline, Tick
 from dispatch_core.ports import BookingListing
@@ -30,8 +30,10 @@ from services.doctors import DoctorService
 from services.engine import Engine, Stores, open_stores
 from services.geocoding import GeocodingConfig, GeocodingService
 from services.idempotency import Idempotency
+from services.moderation import ModerationService
 from services.realtime import Realtime, RealtimePolicy
 from services.road_network import open_router
+from storage.file_store import LocalFileStore
 from storage.locations import LocationFix, LocationIngest
 from storage.rate_limit import (
     LocalRateLimiter,
@@ -74,6 +76,8 @@ class RuntimeConfig:
     geocoder_contact: str | None = None
     geocode_rate_per_min: int = 300  # per account: address search as one types
     preload_geocoder: bool = False  # build the offline index at start (tot serve)
+    documents_dir: Path | None = None  # doctors' scans; None: "documents" beside the SQLite file
+    max_document_bytes: int = MAX_DOCUMENT_BYTES
 
 
 @dataclass
@@ -97,7 +101,11 @@ class Runtime:
     realtime: Realtime
     geocoding: GeocodingService
     admin: AdminService
+    moderation: ModerationService
     redis: Any = None
+    # Open WebSockets of this process's gateway (set by whoever starts one).
+    websocket_connections: Callable[[], int] | None = None
+    started_s: float = field(default_factory=time.monotonic)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _wake_clock: asyncio.Event = field(default_factory=asyncio.Event)
@@ -184,6 +192,13 @@ class Runtime:
             ),
             geocoding=geocoding or GeocodingService(geocoding_config(config)),
             admin=AdminService(accounts, auth, clock),
+            moderation=ModerationService(
+                accounts,
+                LocalFileStore(config.documents_dir or config.sqlite_path.parent / "documents"),
+                audit,
+                clock,
+                max_bytes=config.max_document_bytes,
+            ),
             redis=redis_client,
         )
         await runtime._ensure_admin()

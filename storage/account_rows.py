@@ -9,6 +9,7 @@ it), so the two adapters accept exactly the same values.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -34,7 +35,7 @@ USER_COLUMNS = (
     "id", "email", "phone", "password_hash", "first_name", "last_name", "role", "is_active",
     "blocked_reason", "is_verified", "clinic_id", "specialization", "license_number",
     "license_expires", "experience_years", "languages", "treats_adults", "treats_children",
-    "rating", "created_at", "updated_at", "locale", "saved_addresses",
+    "rating", "created_at", "updated_at", "locale", "saved_addresses", "rejected_reason",
 )  # fmt: skip
 TOKEN_COLUMNS = (
     "token_id",
@@ -66,6 +67,12 @@ DOCUMENT_COLUMNS = (
     "uploaded_at",
     "valid_until",
     "sha256",
+    "content_type",
+    "size_bytes",
+    "file_uploaded_at",
+    "review",
+    "review_reason",
+    "reviewed_at",
 )
 
 
@@ -96,6 +103,7 @@ def user_row(u: User, *, embedded: bool = False) -> tuple[Any, ...]:
         u.user_id, u.email, u.phone, u.password_hash, u.first_name, u.last_name,
         u.blocked_reason, u.clinic_id, u.specialization, u.license_number, *u.languages,
         u.locale, *(a.label for a in u.saved_addresses), *(a.address for a in u.saved_addresses),
+        u.rejected_reason,
     )  # fmt: skip
     t = _times(embedded)
     languages: Any = (
@@ -111,6 +119,7 @@ def user_row(u: User, *, embedded: bool = False) -> tuple[Any, ...]:
              for a in u.saved_addresses],
             ensure_ascii=False,
         ),
+        u.rejected_reason,
     )  # fmt: skip
 
 
@@ -146,6 +155,7 @@ def user_from(row: Row) -> User:
             SavedAddress(str(a["label"]), str(a["address"]), float(a["lat"]), float(a["lon"]))
             for a in json.loads(row["saved_addresses"] or "[]")
         ),
+        rejected_reason=row["rejected_reason"],
     )
 
 
@@ -230,18 +240,16 @@ def audit_from(row: Row) -> AuditRecord:
 
 
 def document_row(d: DoctorDocument, *, embedded: bool = False) -> tuple[Any, ...]:
-    _text(d.document_id, d.doctor_id, d.kind, d.number, d.issued_by, d.sha256)
+    _text(
+        d.document_id, d.doctor_id, d.kind, d.number, d.issued_by, d.sha256, d.content_type,
+        d.review, d.review_reason,
+    )  # fmt: skip
     t = _times(embedded)
     return (
-        d.document_id,
-        d.doctor_id,
-        d.kind,
-        d.number,
-        d.issued_by,
-        t(d.uploaded_s),
-        t(d.valid_until_s),
-        d.sha256,
-    )
+        d.document_id, d.doctor_id, d.kind, d.number, d.issued_by, t(d.uploaded_s),
+        t(d.valid_until_s), d.sha256, d.content_type, d.size_bytes, t(d.file_uploaded_s),
+        d.review, d.review_reason, t(d.reviewed_s),
+    )  # fmt: skip
 
 
 def document_from(row: Row) -> DoctorDocument:
@@ -254,9 +262,53 @@ def document_from(row: Row) -> DoctorDocument:
         uploaded_s=_epoch(row["uploaded_at"]),
         valid_until_s=from_time(row["valid_until"]),
         sha256=row["sha256"],
+        content_type=row["content_type"],
+        size_bytes=int(row["size_bytes"]),
+        file_uploaded_s=from_time(row["file_uploaded_at"]),
+        review=row["review"],
+        review_reason=row["review_reason"],
+        reviewed_s=from_time(row["reviewed_at"]),
     )
 
 
 def check_page(offset: int, limit: int) -> None:
     if offset < 0 or limit < 0:
         raise ValueError("offset and limit must not be negative")
+
+
+def page_key(at: Any, item_id: object) -> str:
+    """A keyset position: a time as the store holds it (an epoch float, exact in repr, or
+    a datetime, exact in ISO 8601) and the id that breaks ties."""
+    moment = at.isoformat() if hasattr(at, "isoformat") else repr(float(at))
+    return json.dumps([moment, item_id])
+
+
+def parse_page_key(key: str, *, embedded: bool, int_id: bool = False) -> tuple[Any, Any]:
+    """The (time, id) of a page_key; ValueError when it is not one."""
+    import datetime as dt
+
+    try:
+        moment, item_id = json.loads(key)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("not a cursor of this list") from exc
+    if not isinstance(moment, str) or not isinstance(item_id, int if int_id else str):
+        raise ValueError("not a cursor of this list")
+    if isinstance(item_id, bool) or (isinstance(item_id, str) and "\x00" in item_id):
+        raise ValueError("not a cursor of this list")
+    try:
+        at: Any = float(moment) if embedded else dt.datetime.fromisoformat(moment)
+    except ValueError as exc:
+        raise ValueError("not a cursor of this list") from exc
+    if embedded and not math.isfinite(at):
+        raise ValueError("not a cursor of this list")
+    if not embedded and at.tzinfo is None:
+        raise ValueError("not a cursor of this list")
+    if isinstance(item_id, int) and not -(2**63) <= item_id < 2**63:
+        raise ValueError("not a cursor of this list")
+    return at, item_id
+
+
+def like_pattern(q: str) -> str:
+    """`q` as a LIKE pattern (escape character `\\`) matching it anywhere, lower-cased."""
+    escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

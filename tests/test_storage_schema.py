@@ -87,7 +87,7 @@ async def test_the_accounts_migration_goes_down_and_up_again(postgis_url: str) -
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == head_revision() == "0004"
+    assert await current_revision(postgis_url) == head_revision() == "0006"
 
 
 async def test_declines_and_shifts_migration_goes_down_and_up_again(postgis_url: str) -> None:
@@ -112,4 +112,27 @@ async def test_declines_and_shifts_migration_goes_down_and_up_again(postgis_url:
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == "0004"
+    assert await current_revision(postgis_url) == "0006"
+
+
+async def test_the_admin_migration_goes_down_and_up_again(postgis_url: str) -> None:
+    import asyncio
+    import gc
+
+    from alembic import command
+
+    from services.database import alembic_config, current_revision
+
+    await migrate(postgis_url)
+    gc.collect()  # see tests.conftest.migrate
+    down_to = "0004"  # 0006 comes after this (0005 once the clinics' migration is merged)
+    await asyncio.to_thread(command.downgrade, alembic_config(postgis_url), down_to)
+    conn = await asyncpg.connect(postgis_url)
+    try:
+        assert await conn.fetchval("SELECT to_regclass('auth.runtime_settings')") is None
+        assert await conn.fetchval("SELECT to_regclass('audit.records_action')") is None
+        assert await conn.fetchval("SELECT to_regclass('audit.records_target')") is not None
+    finally:
+        await conn.close()
+    await migrate(postgis_url)
+    assert await current_revision(postgis_url) == "0006"

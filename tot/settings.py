@@ -87,6 +87,13 @@ class Settings(BaseSettings):
         default=None, description="an e-mail or URL in the geocoder's User-Agent"
     )
     geocode_rate_per_min: PositiveInt = Field(default=300, description="per account")
+    documents_dir: Path | None = Field(
+        default=None,
+        description="doctors' uploaded scans; unset: a `documents` folder beside the SQLite file",
+    )
+    max_document_bytes: PositiveInt = Field(
+        default=10 * 1024 * 1024, le=100 * 1024 * 1024, description="largest scan accepted"
+    )
     ws_origins: list[str] | None = Field(
         default=None,
         description="browser origins for WebSockets (JSON list); default: cors_origins",

@@ -11,8 +11,9 @@ from fastapi import Path, Request
 
 from accounts import Role, User
 from api.errors import TooManyRequestsError
-from services.auth import ConflictError
+from services.auth import ConflictError, Principal
 from services.bookings import InvalidRequestError
+from services.moderation import Where
 from services.runtime import Runtime
 from storage.rate_limit import RateLimit
 
@@ -54,6 +55,11 @@ def epoch_of(moment: datetime | None, field: str) -> float | None:
 
 def request_id(request: Request) -> str:
     return str(request.scope.get("tot.request_id", ""))
+
+
+def where(who: Principal, request: Request) -> Where:
+    """Who asks and from where, for the audit trail."""
+    return Where(who, request_id(request), client_ip(request))
 
 
 async def enforce(runtime: Runtime, what: str, keys: list[str], limit: RateLimit) -> None:
