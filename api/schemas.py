@@ -653,3 +653,79 @@ class Problem(Output):
 class Health(Output):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = {}
+
+
+# -- admins' operations ---------------------------------------------------------------------
+
+
+class DispatchTimes(Output):
+    p50: float | None = Field(description="ms; null before the first decision")
+    p99: float | None
+    count: int = Field(description="recent decisions measured (at most 1,024)")
+
+
+class StatusOut(Output):
+    health: Literal["ok"]
+    ready: bool
+    checks: dict[str, str] = Field(description="storage, engine_writer, redis")
+    storage: Literal["sqlite", "postgis"]
+    bus: Literal["memory", "redis"]
+    open_bookings: dict[str, int] = Field(description="open bookings by status")
+    doctors: dict[str, int] = Field(description="doctors on shift by status (offline not counted)")
+    dispatch_ms: DispatchTimes = Field(
+        description="the core's time to decide an offer, matching included"
+    )
+    websocket_connections: int
+    uptime_s: float
+
+
+EmergencyLabel = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=NOT_BLANK), AfterValidator(_strip)
+]
+EmergencyText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=1_000, pattern=NOT_BLANK),
+    AfterValidator(_strip),
+]
+
+
+class EmergencyNumberIO(Input):
+    label_ru: EmergencyLabel
+    label_en: EmergencyLabel
+    number: Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{2,15}$")]
+
+
+class SettingsOut(Output):
+    offer_ttl_s: float = Field(description="how long a doctor has to answer an offer")
+    give_up_after_s: float = Field(description="a search ends with no doctor after this long")
+    max_offers: int = Field(description="a search ends with no doctor after this many offers")
+    emergency_numbers: list[EmergencyNumberIO]
+    emergency_text_ru: str
+    emergency_text_en: str
+
+
+class SettingsPatch(Input):
+    """Only the fields sent change."""
+
+    model_config = ConfigDict(json_schema_extra=_no_defaults)
+
+    offer_ttl_s: (
+        Annotated[float, Field(ge=5, le=300), BeforeValidator(_json_number)] | SkipJsonSchema[None]
+    ) = None
+    give_up_after_s: (
+        Annotated[float, Field(ge=30, le=7_200), BeforeValidator(_json_number)]
+        | SkipJsonSchema[None]
+    ) = None
+    max_offers: Annotated[int, Strict(), Field(ge=1, le=100)] | SkipJsonSchema[None] = None
+    emergency_numbers: (
+        Annotated[list[EmergencyNumberIO], Field(min_length=1, max_length=5)] | SkipJsonSchema[None]
+    ) = None
+    emergency_text_ru: EmergencyText | SkipJsonSchema[None] = None
+    emergency_text_en: EmergencyText | SkipJsonSchema[None] = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null; leave the field out to keep it as it is")
+        return value

@@ -31,6 +31,7 @@ from services.engine import Engine, Stores, open_stores
 from services.geocoding import GeocodingConfig, GeocodingService
 from services.idempotency import Idempotency
 from services.moderation import ModerationService
+from services.operations import Operations
 from services.realtime import Realtime, RealtimePolicy
 from services.road_network import open_router
 from storage.file_store import LocalFileStore
@@ -102,10 +103,8 @@ class Runtime:
     geocoding: GeocodingService
     admin: AdminService
     moderation: ModerationService
+    ops: Operations
     redis: Any = None
-    # Open WebSockets of this process's gateway (set by whoever starts one).
-    websocket_connections: Callable[[], int] | None = None
-    started_s: float = field(default_factory=time.monotonic)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _wake_clock: asyncio.Event = field(default_factory=asyncio.Event)
@@ -199,8 +198,14 @@ class Runtime:
                 clock,
                 max_bytes=config.max_document_bytes,
             ),
+            ops=Operations(
+                accounts, engine, registry, lambda: doctors.on_shift.keys(), audit, clock,
+                storage="postgis" if config.database_url else "sqlite",
+                bus="redis" if config.redis_url else "memory", redis=redis_client,
+            ),
             redis=redis_client,
-        )
+        )  # fmt: skip
+        await runtime.ops.load_settings()
         await runtime._ensure_admin()
         await runtime._restore_doctors()
         audit.start()

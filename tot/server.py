@@ -140,7 +140,7 @@ def app_from_environment(*, demo: bool = False):  # type: ignore[no-untyped-def]
         )
         await gateway.start(settings.host, settings.ws_port)
         runtime.on_stop.append(gateway.stop)
-        runtime.websocket_connections = lambda: len(gateway.clients)
+        runtime.ops.websocket_connections = lambda: len(gateway.clients)
         if demo:
             from tot.demo import CityDemo, demo_config_from_environment
 

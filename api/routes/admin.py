@@ -17,10 +17,14 @@ from api.schemas import (
     AuditItemOut,
     AuditPage,
     BlockIn,
+    DispatchTimes,
     DocumentOut,
     ModerationItem,
     ModerationPage,
     RoleChange,
+    SettingsOut,
+    SettingsPatch,
+    StatusOut,
     UserOut,
     UserPage,
     VerificationIn,
@@ -30,6 +34,7 @@ from api.security import AdminDep, RuntimeDep
 from api.uploads import file_response
 from api.views import document_out, user_out
 from services.auth import ConflictError, NotFoundError, Principal, new_id
+from services.operations import RuntimeSettings
 from services.pages import cursor_checked, decode_cursor, encode_cursor
 from services.runtime import Runtime
 
@@ -286,3 +291,40 @@ async def audit(
         )
         for r in rows
     ]  # fmt: skip
+
+
+@router.get("/status", summary="The engine's live figures and readiness")
+async def engine_status(who: AdminDep, runtime: RuntimeDep) -> StatusOut:
+    s = await runtime.ops.status()
+    return StatusOut(
+        health="ok", ready=s.ready, checks=s.checks,
+        storage=s.storage,  # type: ignore[arg-type]
+        bus=s.bus,  # type: ignore[arg-type]
+        open_bookings=s.open_bookings, doctors=s.doctors,
+        dispatch_ms=DispatchTimes.model_validate(s.dispatch_ms),
+        websocket_connections=s.websocket_connections, uptime_s=s.uptime_s,
+    )  # fmt: skip
+
+
+def _settings_out(s: RuntimeSettings) -> SettingsOut:
+    return SettingsOut.model_validate(s.as_json())
+
+
+@router.get("/settings", summary="Runtime settings: offers, give-up limits, emergency numbers")
+async def get_settings(who: AdminDep, runtime: RuntimeDep) -> SettingsOut:
+    return _settings_out(runtime.ops.settings)
+
+
+@router.patch(
+    "/settings",
+    summary="Change runtime settings (applied at once, kept, audited)",
+    description="Only the fields sent change. Offers made from now on use the new TTL; "
+    "searches under way use the new give-up limits from their next step. Every change is "
+    "audited (`settings.change`, with the old and new values).",
+    responses=problems(422),
+)
+async def change_settings(
+    body: SettingsPatch, who: AdminDep, runtime: RuntimeDep, request: Request
+) -> SettingsOut:
+    changes = body.model_dump(exclude_unset=True)
+    return _settings_out(await runtime.ops.change_settings(where(who, request), changes))
