@@ -19,7 +19,7 @@ from accounts.model import (
     SavedAddress,
     User,
 )
-from accounts.ports import AccountExistsError, AccountStore, AuditFilter, Page
+from accounts.ports import PAGE_KEY_PATTERN, AccountExistsError, AccountStore, AuditFilter, Page
 
 __all__ = [
     "APPROVED",
@@ -27,6 +27,7 @@ __all__ = [
     "LOCALES",
     "MAX_DOCUMENT_BYTES",
     "MAX_SAVED_ADDRESSES",
+    "PAGE_KEY_PATTERN",
     "PENDING",
     "REJECTED",
     "REVIEWS",

@@ -34,7 +34,7 @@ from services.audit import AuditTrail
 from services.auth import NotFoundError, Principal
 from services.bookings import InvalidRequestError
 from services.errors import TooLargeError, UnsupportedMediaError
-from services.pages import cursor_checked, decode_cursor, encode_cursor
+from services.pages import cursor_checked
 
 MAX_REASON = 500
 
@@ -126,12 +126,12 @@ class ModerationService:
 
     async def queue(self, after: str | None, limit: int) -> tuple[list[Submission], str | None]:
         with cursor_checked():
-            page = await self.accounts.moderation_page(after=decode_cursor(after), limit=limit)
+            page = await self.accounts.moderation_page(after=after or None, limit=limit)
         items = [
             Submission(doctor, submitted_s, await self.accounts.documents_of(doctor.user_id))
             for doctor, submitted_s in page.items
         ]
-        return items, encode_cursor(page.after)
+        return items, page.after
 
     async def decide(self, at: Where, doctor_id: str, approve: bool, reason: str) -> User:
         reason = reason.strip()

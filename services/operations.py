@@ -33,7 +33,7 @@ MAX_OFFERS = (1, 100)
 MAX_NUMBERS = 5
 NUMBER_PATTERN = r"^\+?[0-9]{2,15}$"
 MAX_LABEL = 100
-MAX_TEXT = 1_000
+MAX_TEXT = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +93,10 @@ def _text(value: Any, name: str, limit: int) -> str:
     text = value.strip()
     if not text or len(text) > limit or "\x00" in text:
         raise ValueError(f"{name} must be 1 to {limit} characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{name} must be text (a lone surrogate is not)") from None
     return text
 
 
@@ -117,8 +121,6 @@ def _numbers(value: Any) -> tuple[EmergencyNumber, ...]:
                 number,
             )
         )
-    if len({n.number for n in out}) != len(out):
-        raise ValueError("emergency_numbers must not repeat a number")
     return tuple(out)
 
 
@@ -247,13 +249,14 @@ class Operations:
                 {k: json.dumps(v, ensure_ascii=False) for k, v in changed.items()}, self.clock()
             )
             self._apply(new)
-            detail = json.dumps(
-                {"old": {k: before[k] for k in changed}, "new": changed}, ensure_ascii=False
-            )
-            self.audit.record(
-                at.who.user_id, at.who.role, "settings.change", "settings", "runtime",
-                request_id=at.request_id, ip=at.ip, detail=detail,
-            )  # fmt: skip
+            for name, value in changed.items():  # one record a setting: its values fit
+                detail = json.dumps(
+                    {"setting": name, "old": before[name], "new": value}, ensure_ascii=False
+                )
+                self.audit.record(
+                    at.who.user_id, at.who.role, "settings.change", "settings", name,
+                    request_id=at.request_id, ip=at.ip, detail=detail,
+                )  # fmt: skip
             return new
 
     # -- status --------------------------------------------------------------------------

@@ -9,8 +9,10 @@ it), so the two adapters accept exactly the same values.
 from __future__ import annotations
 
 import json
-import math
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 from accounts.model import (
@@ -22,6 +24,7 @@ from accounts.model import (
     SavedAddress,
     User,
 )
+from accounts.ports import PAGE_KEY_PATTERN
 from storage.booking_rows import from_time, to_time
 
 
@@ -276,35 +279,39 @@ def check_page(offset: int, limit: int) -> None:
         raise ValueError("offset and limit must not be negative")
 
 
+# Positions are written exactly: the SQLite store's REAL by repr, PostgreSQL's microseconds
+# as a decimal; times beyond the years 1900-9999 clamp.
+_PAGE_KEY = re.compile(PAGE_KEY_PATTERN)
+_EARLIEST_S = Decimal(-2_208_988_800)  # 1900-01-01
+_LATEST_S = Decimal(253_402_300_799)  # 9999-12-31T23:59:59
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LAST_ID = 2**63 - 1
+
+
 def page_key(at: Any, item_id: object) -> str:
-    """A keyset position: a time as the store holds it (an epoch float, exact in repr, or
-    a datetime, exact in ISO 8601) and the id that breaks ties."""
-    moment = at.isoformat() if hasattr(at, "isoformat") else repr(float(at))
-    return json.dumps([moment, item_id])
+    """The position of an item: its time as the store holds it (an epoch float or a
+    datetime) and its id."""
+    if isinstance(at, datetime):
+        delta = at - _EPOCH
+        seconds = Decimal(delta.days * 86_400 + delta.seconds) + Decimal(delta.microseconds) / 10**6
+        moment = format(seconds, "f")
+    else:
+        moment = repr(float(at))
+    return f"{moment}~{item_id}"
 
 
 def parse_page_key(key: str, *, embedded: bool, int_id: bool = False) -> tuple[Any, Any]:
-    """The (time, id) of a page_key; ValueError when it is not one."""
-    import datetime as dt
-
-    try:
-        moment, item_id = json.loads(key)
-    except (ValueError, TypeError) as exc:
-        raise ValueError("not a cursor of this list") from exc
-    if not isinstance(moment, str) or not isinstance(item_id, int if int_id else str):
+    """The (time, id) of a page key, for the store's comparison; ValueError when `key`
+    is not of PAGE_KEY_PATTERN (or, with `int_id`, its id is not a number)."""
+    if not _PAGE_KEY.fullmatch(key):
         raise ValueError("not a cursor of this list")
-    if isinstance(item_id, bool) or (isinstance(item_id, str) and "\x00" in item_id):
-        raise ValueError("not a cursor of this list")
-    try:
-        at: Any = float(moment) if embedded else dt.datetime.fromisoformat(moment)
-    except ValueError as exc:
-        raise ValueError("not a cursor of this list") from exc
-    if embedded and not math.isfinite(at):
-        raise ValueError("not a cursor of this list")
-    if not embedded and at.tzinfo is None:
-        raise ValueError("not a cursor of this list")
-    if isinstance(item_id, int) and not -(2**63) <= item_id < 2**63:
-        raise ValueError("not a cursor of this list")
+    moment, item_id = key.split("~", 1)
+    seconds = min(max(Decimal(moment), _EARLIEST_S), _LATEST_S)
+    at: Any = float(seconds) if embedded else _EPOCH + timedelta(microseconds=int(seconds * 10**6))
+    if int_id:
+        if not item_id.isdigit():
+            raise ValueError("not a cursor of this list")
+        return at, min(int(item_id), _LAST_ID)
     return at, item_id
 
 

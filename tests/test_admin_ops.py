@@ -99,11 +99,16 @@ async def test_settings_apply_at_once_are_audited_and_survive_a_restart(
         r = await api.client.get(
             "/api/v1/admin/audit", params={"action": "settings.change"}, headers=admin
         )
-        (entry,) = r.json()["items"]
-        detail = json.loads(entry["detail"])
-        assert detail["old"]["offer_ttl_s"] == 15 and detail["new"]["offer_ttl_s"] == 42.5
-        assert detail["old"]["max_offers"] == 10 and detail["new"]["max_offers"] == 3
-        assert set(detail["new"]) == set(change)
+        entries = r.json()["items"]
+        details = {e["target_id"]: json.loads(e["detail"]) for e in entries}
+        assert set(details) == set(change)  # one record a setting changed
+        assert details["offer_ttl_s"] == {"setting": "offer_ttl_s", "old": 15, "new": 42.5}
+        assert details["max_offers"] == {"setting": "max_offers", "old": 10, "new": 3}
+        assert details["emergency_numbers"]["old"] == defaults["emergency_numbers"]
+        assert details["emergency_numbers"]["new"] == change["emergency_numbers"]
+        assert {e["actor_id"] for e in entries} == {
+            (await api.client.get("/api/v1/auth/me", headers=admin)).json()["id"]
+        }
         # The same values again: nothing changes, nothing is audited.
         r = await api.client.patch("/api/v1/admin/settings", json=change, headers=admin)
         assert r.status_code == 200
@@ -117,7 +122,7 @@ async def test_settings_apply_at_once_are_audited_and_survive_a_restart(
             params={"action": "settings.change"},
             headers=api.auth(api.admin_token),
         )
-        assert len(r.json()["items"]) == 1
+        assert len(r.json()["items"]) == len(change)  # the second, same PATCH audited nothing
 
 
 @pytest.mark.parametrize(
@@ -135,7 +140,7 @@ async def test_settings_apply_at_once_are_audited_and_survive_a_restart(
         {"emergency_numbers": [{"label_ru": "a", "label_en": "b", "number": "call me"}]},
         {"emergency_numbers": [{"label_ru": " ", "label_en": "b", "number": "103"}]},
         {"emergency_text_ru": ""},
-        {"emergency_text_en": "x" * 1_001},
+        {"emergency_text_en": "x" * 501},
         {"surprise": 1},
     ],
 )
@@ -201,17 +206,13 @@ def test_settings_are_taken_exactly_when_every_value_is_in_range(
     )
 )
 def test_emergency_numbers_are_checked(numbers: list[dict[str, str]]) -> None:
-    valid = (
-        1 <= len(numbers) <= 5
-        and len({n["number"] for n in numbers}) == len(numbers)
-        and all(
-            2 <= len(n["number"].lstrip("+")) <= 15
-            and 1 <= len(n["label_ru"].strip()) <= 100
-            and "\x00" not in n["label_ru"]
-            and len(n["label_en"].strip()) >= 1
-            and "\x00" not in n["label_en"]
-            for n in numbers
-        )
+    valid = 1 <= len(numbers) <= 5 and all(
+        2 <= len(n["number"].lstrip("+")) <= 15
+        and 1 <= len(n["label_ru"].strip()) <= 100
+        and "\x00" not in n["label_ru"]
+        and len(n["label_en"].strip()) >= 1
+        and "\x00" not in n["label_en"]
+        for n in numbers
     )
     try:
         new = apply_changes(BASE, {"emergency_numbers": numbers})

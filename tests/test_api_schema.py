@@ -625,7 +625,10 @@ def test_the_assign_route_declares_who_cannot_be_assigned() -> None:
 
 
 # Durations in seconds, named `_s`; every instant is an RFC 3339 date-time (in UTC).
-DURATIONS = {"eta_s", "ttl_s", "fix_age_s", "visit_remainder_s", "cost_s", "duration_s"}
+DURATIONS = {
+    "eta_s", "ttl_s", "fix_age_s", "visit_remainder_s", "cost_s", "duration_s",
+    "offer_ttl_s", "give_up_after_s", "uptime_s",
+}  # fmt: skip
 
 
 def test_instants_are_date_times_and_only_durations_are_seconds() -> None:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from accounts import DOCUMENT_TYPES, AuditFilter, Role, User
+from accounts import DOCUMENT_TYPES, PAGE_KEY_PATTERN, AuditFilter, Role, User
 from api.openapi import problems
-from api.routes.common import Identifier, client_ip, epoch_of, request_id, where
+from api.routes.common import Identifier, client_ip, moment, request_id, where
 from api.schemas import (
     NO_NUL,
+    RFC3339_PATTERN,
     AdminCreateUser,
     AuditEntryOut,
     AuditItemOut,
@@ -35,11 +35,14 @@ from api.uploads import file_response
 from api.views import document_out, user_out
 from services.auth import ConflictError, NotFoundError, Principal, new_id
 from services.operations import RuntimeSettings
-from services.pages import cursor_checked, decode_cursor, encode_cursor
+from services.pages import cursor_checked
 from services.runtime import Runtime
 
 Cursor = Annotated[
-    str | None, Query(max_length=1_000, pattern=r"^[A-Za-z0-9_-]*$", description="from next_cursor")
+    str | None, Query(pattern=PAGE_KEY_PATTERN, description="`next_cursor` of the page before")
+]
+Moment = Annotated[
+    str | None, Query(pattern=RFC3339_PATTERN, description="an RFC 3339 date-time with an offset")
 ]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Filter = Annotated[str | None, Query(min_length=1, max_length=128, pattern=NO_NUL)]
@@ -84,9 +87,9 @@ async def users(
     with cursor_checked():
         page = await runtime.accounts.users_page(
             role=role, clinic_id=clinic_id, is_verified=is_verified, blocked=blocked,
-            q=q, after=decode_cursor(cursor), limit=limit,
+            q=q, after=cursor or None, limit=limit,
         )  # fmt: skip
-    return UserPage(items=[user_out(u) for u in page.items], next_cursor=encode_cursor(page.after))
+    return UserPage(items=[user_out(u) for u in page.items], next_cursor=page.after)
 
 
 @router.post(
@@ -250,17 +253,17 @@ async def audit_trail(
     target_type: Filter = None,
     target_id: Filter = None,
     action: Filter = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment = None,
+    until: Moment = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> AuditPage:
     await runtime.audit.flush()
     rows = AuditFilter(
-        actor_id, target_type, target_id, action, epoch_of(since, "since"), epoch_of(until, "until")
+        actor_id, target_type, target_id, action, moment(since, "since"), moment(until, "until")
     )
     with cursor_checked():
-        page = await runtime.accounts.audit_page(rows, after=decode_cursor(cursor), limit=limit)
+        page = await runtime.accounts.audit_page(rows, after=cursor or None, limit=limit)
     return AuditPage(
         items=[
             AuditItemOut(
@@ -270,7 +273,7 @@ async def audit_trail(
             )
             for r in page.items
         ],
-        next_cursor=encode_cursor(page.after),
+        next_cursor=page.after,
     )  # fmt: skip
 
 

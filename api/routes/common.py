@@ -53,6 +53,17 @@ def epoch_of(moment: datetime | None, field: str) -> float | None:
     return utc.timestamp()
 
 
+def moment(text: str | None, field: str) -> float | None:
+    """Epoch seconds of an RFC 3339 date-time in a query (its pattern already checked)."""
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.upper())
+    except ValueError:
+        raise InvalidRequestError(f"{field} is not a date-time") from None
+    return epoch_of(parsed, field)
+
+
 def request_id(request: Request) -> str:
     return str(request.scope.get("tot.request_id", ""))
 
