@@ -19,10 +19,18 @@ from accounts.model import (
     SavedAddress,
     User,
 )
-from accounts.ports import PAGE_KEY_PATTERN, AccountExistsError, AccountStore, AuditFilter, Page
+from accounts.ports import (
+    AUDIT_KEY_PATTERN,
+    PAGE_KEY_PATTERN,
+    AccountExistsError,
+    AccountStore,
+    AuditFilter,
+    Page,
+)
 
 __all__ = [
     "APPROVED",
+    "AUDIT_KEY_PATTERN",
     "DOCUMENT_TYPES",
     "LOCALES",
     "MAX_DOCUMENT_BYTES",

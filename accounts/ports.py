@@ -18,6 +18,7 @@ T = TypeVar("T")
 # A page's position (Page.after) as text: the last item's time in epoch seconds as a plain
 # decimal, "~", its id. Any text of this pattern is a position a store takes.
 PAGE_KEY_PATTERN = r"^-?\d{1,12}(\.\d{1,17})?~[0-9A-Za-z_.-]{1,128}$"
+AUDIT_KEY_PATTERN = r"^-?\d{1,12}(\.\d{1,17})?~\d{1,19}$"  # the audit trail's: ids are numbers
 
 
 @dataclass(frozen=True, slots=True)

@@ -381,11 +381,21 @@ class ModerationPage(Output):
     next_cursor: str | None
 
 
-class VerificationIn(Input):
-    decision: Literal["approve", "reject"]
+class Approval(Input):
+    decision: Literal["approve"]
+    reason: Text500 = Field(default="", description="for the audit trail")
+
+
+class Rejection(Input):
+    decision: Literal["reject"]
     reason: Annotated[
-        str, StringConstraints(max_length=500, pattern=NO_NUL), AfterValidator(_strip)
-    ] = Field(default="", description="required to reject: the doctor reads it")
+        str,
+        StringConstraints(min_length=1, max_length=500, pattern=NOT_BLANK),
+        AfterValidator(_strip),
+    ] = Field(description="the doctor reads it")
+
+
+VerificationIn = Annotated[Approval | Rejection, Field(discriminator="decision")]
 
 
 # -- bookings -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from accounts import DOCUMENT_TYPES, PAGE_KEY_PATTERN, AuditFilter, Role, User
+from accounts import AUDIT_KEY_PATTERN, DOCUMENT_TYPES, PAGE_KEY_PATTERN, AuditFilter, Role, User
 from api.openapi import problems
 from api.routes.common import Identifier, client_ip, moment, request_id, where
 from api.schemas import (
@@ -42,7 +42,12 @@ Cursor = Annotated[
     str | None, Query(pattern=PAGE_KEY_PATTERN, description="`next_cursor` of the page before")
 ]
 Moment = Annotated[
-    str | None, Query(pattern=RFC3339_PATTERN, description="an RFC 3339 date-time with an offset")
+    str | None,
+    Query(
+        pattern=RFC3339_PATTERN,
+        description="an RFC 3339 date-time with an offset",
+        json_schema_extra={"format": "date-time"},
+    ),
 ]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Filter = Annotated[str | None, Query(min_length=1, max_length=128, pattern=NO_NUL)]
@@ -255,7 +260,9 @@ async def audit_trail(
     action: Filter = None,
     since: Moment = None,
     until: Moment = None,
-    cursor: Cursor = None,
+    cursor: Annotated[
+        str | None, Query(pattern=AUDIT_KEY_PATTERN, description="`next_cursor` of the page before")
+    ] = None,
     limit: Limit = 50,
 ) -> AuditPage:
     await runtime.audit.flush()
