@@ -694,7 +694,7 @@ EmergencyLabel = Annotated[
 ]
 EmergencyText = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=1_000, pattern=NOT_BLANK),
+    StringConstraints(min_length=1, max_length=500, pattern=NOT_BLANK),
     AfterValidator(_strip),
 ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Path, Request
@@ -54,16 +54,13 @@ def epoch_of(moment: datetime | None, field: str) -> float | None:
 
 
 def moment(text: str | None, field: str) -> float | None:
-    """Epoch seconds of an RFC 3339 date-time in a query (its pattern already checked). A
-    day past its month's end runs on into the next month (11-31 is 12-01), as a calendar
-    counts, so every date-time the pattern allows is a moment."""
+    """Epoch seconds of an RFC 3339 date-time in a query (its pattern already checked; a
+    day its month lacks, such as 02-30, is a 422, as the schema's format says)."""
     if text is None:
         return None
-    text = text.upper()
     try:
-        day = int(text[8:10])
-        parsed = datetime.fromisoformat(f"{text[:8]}01{text[10:]}") + timedelta(days=day - 1)
-    except (ValueError, OverflowError):
+        parsed = datetime.fromisoformat(text.upper())
+    except ValueError:
         raise InvalidRequestError(f"{field} is not a date-time") from None
     return epoch_of(parsed, field)
 
