@@ -69,6 +69,13 @@ OFF_THE_MAP = (
     "(TOT_MAX_SNAP_DISTANCE_M, 1 km by default) from every drivable road of the map this "
     "server routes on. Which points those are depends on the map, which no schema can say"
 )
+# The one refusal of a schema-valid upload: what a file is, read from its first bytes,
+# which no schema can say (the operation is exempt from "valid data is accepted" for this
+# status alone in schemathesis.toml).
+NOT_A_SCAN = (
+    "the file is not a PDF, JPEG or PNG by its first bytes (whatever the request calls "
+    "it; an empty file is none of them), or the body is not multipart/form-data"
+)
 # A position fix the schema allows may clash with what is known of the doctor already.
 FIX_CONFLICT = (
     "conflicts with the doctor's current state: not on shift, or the fix is older than the "

@@ -96,11 +96,11 @@ class ModerationService:
             raise NotFoundError(f"no document {document_id!r}")
         if len(data) > self.max_bytes:
             raise TooLargeError(f"a scan is at most {self.max_bytes} bytes")
-        if not data:
-            raise InvalidRequestError("the file is empty")
         content_type = sniff(data)
         if content_type is None:
-            raise UnsupportedMediaError("a scan must be a PDF, JPEG or PNG file")
+            raise UnsupportedMediaError(
+                "a scan must be a PDF, JPEG or PNG file (read from its bytes)"
+            )
         key = file_key(data)
         await self.files.put(key, data)
         now = self.clock()

@@ -52,7 +52,7 @@ from schemathesis import Case
 from schemathesis.core.parameters import ParameterLocation
 
 from api.app import API_PREFIX, create_app
-from api.openapi import LINKS, OFF_THE_MAP
+from api.openapi import LINKS, NOT_A_SCAN, OFF_THE_MAP
 from api.schemas import CURSOR_PATTERN, RFC3339_PATTERN
 from routing import RoadGraph, Router
 from tests.api_harness import ADMIN_EMAIL, ADMIN_PASSWORD, HOME, NEARBY, PASSWORD, running_api
@@ -599,23 +599,32 @@ def test_operation_ids_are_the_handlers_names_and_links_lead_somewhere() -> None
     assert linked > 50
 
 
-def test_the_narrowing_is_the_map_refusal_and_nothing_else() -> None:
+def test_the_narrowings_are_the_map_and_the_scan_refusals_and_nothing_else() -> None:
     """schemathesis.toml allows a 422 for valid data only where the document says the
-    refusal depends on the map; every other operation has schemathesis's defaults."""
+    refusal depends on the map, and a 415 only where it says the file's bytes are not a
+    scan; every other operation has schemathesis's defaults."""
     settings = tomllib.loads(PROJECT_CONFIG.read_text(encoding="utf-8"))
     assert set(settings) == {"operations"}
-    [narrowing] = settings["operations"]
-    statuses = narrowing["checks"]["positive_data_acceptance"]["expected-statuses"]
+    map_narrowing, scan_narrowing = settings["operations"]
     defaults = schemathesis.Config().projects.default.checks.positive_data_acceptance
+    statuses = map_narrowing["checks"]["positive_data_acceptance"]["expected-statuses"]
     assert set(statuses) == {*defaults.expected_statuses, "422"}
+    statuses = scan_narrowing["checks"]["positive_data_acceptance"]["expected-statuses"]
+    assert set(statuses) == {*defaults.expected_statuses, "415"}
     operations = _operations(_openapi())
-    off_the_map = {
-        operation_id
-        for operation_id, op in operations.items()
-        if op["responses"].get("422", {}).get("description") == OFF_THE_MAP
-    }
-    assert set(narrowing["include-operation-id"]) == off_the_map
+
+    def described(status: str, words: str) -> set[str]:
+        return {
+            operation_id
+            for operation_id, op in operations.items()
+            if op["responses"].get(status, {}).get("description") == words
+        }
+
+    off_the_map = described("422", OFF_THE_MAP)
+    assert set(map_narrowing["include-operation-id"]) == off_the_map
     assert off_the_map == {"estimate", "create_booking", "route", "available_doctors"}
+    not_a_scan = described("415", NOT_A_SCAN)
+    assert set(scan_narrowing["include-operation-id"]) == not_a_scan == {"upload_document_file"}
 
 
 def test_the_assign_route_declares_who_cannot_be_assigned() -> None:

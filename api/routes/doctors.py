@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from accounts import DOCUMENT_TYPES, DoctorDocument, Role
-from api.openapi import FIX_CONFLICT, OFF_THE_MAP, problems
+from api.openapi import FIX_CONFLICT, NOT_A_SCAN, OFF_THE_MAP, problems
 from api.routes.common import Identifier, epoch_of, where
 from api.schemas import (
     AvailabilityIn,
@@ -91,7 +91,7 @@ async def my_documents(who: DoctorDep, runtime: RuntimeDep) -> list[DocumentOut]
     description="A multipart/form-data body with the file as the part `file`. The type is "
     "read from the file's first bytes (415 for anything but PDF, JPEG or PNG); larger than "
     "the limit (10 MB by default): 413.",
-    responses=problems(404, 413, 415),
+    responses=problems(404, 413, 422, described={415: NOT_A_SCAN}),
     openapi_extra=UPLOAD_BODY,
 )
 async def upload_document_file(
