@@ -58,7 +58,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TOT_OSM_PATH=/app/data/osm/nizhny_novgorod_center.osm.pbf \
     TOT_GRAPH_CACHE_DIR=/var/cache/tot/graphs \
     TOT_GLYPHS_DIR=/app/data/glyphs \
-    TOT_WEB_DIST=/app/web/dist
+    TOT_WEB_DIST=/app/web/dist \
+    TOT_DOCUMENTS_DIR=/var/lib/tot/documents
 
 # osmium's compiled modules link the system libexpat and zlib (every other native
 # library is bundled in its wheel). zlib is part of every Debian image; libexpat1 is
@@ -70,8 +71,8 @@ RUN apt-get update \
 # Fixed uid/gid so bind mounts and volumes get predictable ownership.
 RUN groupadd --gid 10001 tot \
  && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin tot \
- && mkdir -p /var/cache/tot/graphs \
- && chown -R tot:tot /var/cache/tot
+ && mkdir -p /var/cache/tot/graphs /var/lib/tot/documents \
+ && chown -R tot:tot /var/cache/tot /var/lib/tot
 
 COPY --from=builder /opt/venv /opt/venv
 

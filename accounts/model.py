@@ -14,6 +14,9 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+PENDING, VERIFIED, REJECTED, APPROVED = "pending", "verified", "rejected", "approved"
+REVIEWS = (PENDING, APPROVED, REJECTED)  # a document's review
+
 LOCALES = ("ru", "en")  # the languages the apps speak; Russian first
 MAX_SAVED_ADDRESSES = 20
 
@@ -55,6 +58,15 @@ class User:
     rating: float | None = None  # mean of reviews; None until the first one
     locale: str | None = None  # "ru" or "en"; None: the browser's language decides
     saved_addresses: tuple[SavedAddress, ...] = ()
+    # doctors: why an admin refused to verify them (None: not refused). Cleared on approval.
+    rejected_reason: str | None = None
+
+    @property
+    def verification(self) -> str:
+        """A doctor's verification: "verified", "rejected" or "pending"."""
+        if self.is_verified:
+            return VERIFIED
+        return REJECTED if self.rejected_reason is not None else PENDING
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +114,8 @@ class AuditRecord:
 
 @dataclass(frozen=True, slots=True)
 class DoctorDocument:
-    """Metadata of a verification document (the file itself is not kept here)."""
+    """A verification document: its metadata, the scan's (kept in a FileStore under its
+    sha256), and an admin's review of it."""
 
     document_id: str
     doctor_id: str
@@ -111,4 +124,14 @@ class DoctorDocument:
     issued_by: str
     uploaded_s: float
     valid_until_s: float | None = None
-    sha256: str = ""  # of the file, when one was uploaded elsewhere
+    sha256: str = ""  # of the file (the uploaded scan's, or as the doctor declared it)
+    content_type: str = ""  # of the uploaded scan, sniffed from its bytes; "": no scan yet
+    size_bytes: int = 0
+    file_uploaded_s: float | None = None
+    review: str = PENDING  # PENDING, APPROVED or REJECTED
+    review_reason: str = ""  # why it was rejected, shown to the doctor
+    reviewed_s: float | None = None
+
+    @property
+    def has_file(self) -> bool:
+        return self.content_type != ""

@@ -3,13 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from accounts.model import AuditRecord, DoctorDocument, IdempotentResponse, RefreshToken, Role, User
 
 
 class AccountExistsError(Exception):
     """The e-mail or phone is already used by another account."""
+
+
+T = TypeVar("T")
+
+# A page's position (Page.after) as text: the last item's time in epoch seconds as a plain
+# decimal, "~", its id. Any text of this pattern is a position a store takes.
+PAGE_KEY_PATTERN = r"^-?\d{1,12}(\.\d{1,17})?~[0-9A-Za-z_.-]{1,128}$"
+AUDIT_KEY_PATTERN = r"^-?\d{1,12}(\.\d{1,17})?~\d{1,19}$"  # the audit trail's: ids are numbers
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a keyset-paginated list. `after` is the store's own key of the last
+    item (opaque text; ValueError when a malformed one comes back), None on the last page."""
+
+    items: list[T]
+    after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which audit records to list; None: any. Times are epoch seconds, since inclusive,
+    until exclusive."""
+
+    actor_id: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    action: str | None = None
+    since_s: float | None = None
+    until_s: float | None = None
 
 
 class AccountStore(Protocol):
@@ -38,6 +69,29 @@ class AccountStore(Protocol):
         limit: int = 50,
     ) -> list[User]:
         """Users ordered by created_s then user_id."""
+        ...
+
+    async def users_page(
+        self,
+        *,
+        role: Role | None = None,
+        clinic_id: str | None = None,
+        is_verified: bool | None = None,
+        blocked: bool | None = None,
+        q: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> Page[User]:
+        """Users ordered by created_s then user_id, from after `after`; `q` is found,
+        case-insensitively, in the e-mail, the first or the last name."""
+        ...
+
+    async def moderation_page(
+        self, *, after: str | None = None, limit: int = 50
+    ) -> Page[tuple[User, float]]:
+        """Active doctors awaiting an admin: neither verified nor rejected, or with a
+        document whose review is pending; with when they were submitted (their oldest
+        pending document's upload, else their account's creation), oldest first."""
         ...
 
     # -- refresh tokens ------------------------------------------------------------------
@@ -71,9 +125,30 @@ class AccountStore(Protocol):
         """Records about one target, oldest first."""
         ...
 
+    async def audit_page(
+        self, where: AuditFilter, *, after: str | None = None, limit: int = 50
+    ) -> Page[AuditRecord]:
+        """Records that match, newest first (by time, then by the order they were written)."""
+        ...
+
     # -- doctors' documents --------------------------------------------------------------
     async def add_document(self, document: DoctorDocument) -> None: ...
 
     async def documents_of(self, doctor_id: str) -> list[DoctorDocument]: ...
+
+    async def document(self, document_id: str) -> DoctorDocument | None: ...
+
+    async def update_document(self, document: DoctorDocument) -> None:
+        """Replace the stored document (same document_id); LookupError when unknown."""
+        ...
+
+    # -- runtime settings ----------------------------------------------------------------
+    async def settings(self) -> dict[str, str]:
+        """The runtime settings an admin changed, by name (values as JSON text)."""
+        ...
+
+    async def save_settings(self, values: dict[str, str], at_s: float) -> None:
+        """Store these settings (name -> JSON text), replacing earlier values, at once."""
+        ...
 
     async def close(self) -> None: ...

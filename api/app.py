@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 
+from accounts import MAX_DOCUMENT_BYTES
 from api import errors, openapi
 from api.docs import install_docs
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -22,6 +24,8 @@ from api.security import RuntimeDep, public
 from services.runtime import Runtime
 
 API_PREFIX = "/api/v1"
+UPLOAD_PATH = re.compile(rf"{API_PREFIX}/doctors/me/documents/[^/]+/file")
+MULTIPART_OVERHEAD = 16 * 1024
 
 
 def create_app(
@@ -29,6 +33,7 @@ def create_app(
     *,
     cors_origins: list[str] | None = None,
     max_body_bytes: int = 64 * 1024,
+    max_upload_bytes: int = MAX_DOCUMENT_BYTES,
 ) -> FastAPI:
     """The app; `start_runtime` builds the engine when the server starts (lifespan)."""
 
@@ -93,7 +98,12 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
         )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=max_body_bytes,
+        # A scan upload: the file and its multipart wrapping.
+        larger=((UPLOAD_PATH, max_upload_bytes + MULTIPART_OVERHEAD),),
+    )
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -17,7 +17,7 @@ from matching import FixRejection
 from services.auth import AuthError, ConflictError, ForbiddenError, NotFoundError
 from services.bookings import InvalidRequestError
 from services.doctors import FixRefusedError
-from services.errors import StorageUnavailableError
+from services.errors import StorageUnavailableError, TooLargeError, UnsupportedMediaError
 from services.idempotency import IdempotencyMismatchError
 from storage.errors import is_unavailable
 
@@ -108,6 +108,8 @@ def install(app: FastAPI) -> None:
         ConflictError: 409,
         InvalidRequestError: 422,
         IdempotencyMismatchError: 422,
+        TooLargeError: 413,
+        UnsupportedMediaError: 415,
     }
     for exc_type, status in simple.items():
 

@@ -53,10 +53,24 @@ class BodyLimitMiddleware:
     connection; the connection then stays usable. Beyond that (or when the client waits for
     `100 Continue`, and so has sent nothing yet) the 413 closes the connection."""
 
-    def __init__(self, app: Any, max_bytes: int = 64 * 1024, drain_bytes: int = 1 << 20) -> None:
+    def __init__(
+        self,
+        app: Any,
+        max_bytes: int = 64 * 1024,
+        drain_bytes: int = 1 << 20,
+        larger: tuple[tuple[re.Pattern[str], int], ...] = (),
+    ) -> None:
+        """`larger`: paths (full matches) that take bodies up to their own limit (uploads)."""
         self.app = app
         self.max_bytes = max_bytes
         self.drain_bytes = drain_bytes
+        self.larger = larger
+
+    def limit_of(self, path: str) -> int:
+        for pattern, limit in self.larger:
+            if pattern.fullmatch(path):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -69,16 +83,16 @@ class BodyLimitMiddleware:
                 declared = int(value)
             elif name == b"expect" and value.lower() == b"100-continue":
                 waits_to_send = True
-        if declared > self.max_bytes:
+        limit = self.limit_of(str(scope.get("path", "")))
+        if declared > limit:
             drained = False
-            if not waits_to_send and declared <= self.max_bytes + self.drain_bytes:
+            if not waits_to_send and declared <= limit + self.drain_bytes:
                 drained = await self._drain(receive, more_body=True, budget=declared)
-            await self._refuse(scope, send, close=not drained)
+            await self._refuse(scope, send, close=not drained, limit=limit)
             return
         received = 0
         refused = False
         started = False
-        limit = self.max_bytes
 
         async def counted() -> dict[str, Any]:
             nonlocal received, refused
@@ -94,7 +108,7 @@ class BodyLimitMiddleware:
                         drained = await self._drain(
                             receive, more_body=more, budget=self.drain_bytes
                         )
-                        await self._refuse(scope, send, close=not drained)
+                        await self._refuse(scope, send, close=not drained, limit=limit)
                     return {"type": "http.disconnect"}
             return message
 
@@ -130,13 +144,13 @@ class BodyLimitMiddleware:
             return False
         return True
 
-    async def _refuse(self, scope: Scope, send: Any, *, close: bool) -> None:
+    async def _refuse(self, scope: Scope, send: Any, *, close: bool, limit: int) -> None:
         body = orjson.dumps(
             {
                 "type": "about:blank",
                 "title": "Content Too Large",
                 "status": 413,
-                "detail": f"request bodies are limited to {self.max_bytes} bytes",
+                "detail": f"request bodies are limited to {limit} bytes",
                 "instance": scope.get("path"),
                 "request_id": scope.get("tot.request_id"),
             }

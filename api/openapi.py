@@ -30,6 +30,7 @@ DESCRIPTIONS = {
     404: "no such thing, or not yours",
     409: "conflicts with the current state",
     413: "the request body is too large",
+    415: "the file is not of an accepted type (read from its bytes) or not sent as asked",
     422: "invalid request: it does not match the schema, or cannot be done as asked",
     429: "rate limited; see Retry-After",
     500: "an unexpected error; it has been logged",
@@ -67,6 +68,13 @@ OFF_THE_MAP = (
     "a point in the request cannot be served: it is farther than the snap limit "
     "(TOT_MAX_SNAP_DISTANCE_M, 1 km by default) from every drivable road of the map this "
     "server routes on. Which points those are depends on the map, which no schema can say"
+)
+# The one refusal of a schema-valid upload: what a file is, read from its first bytes,
+# which no schema can say (the operation is exempt from "valid data is accepted" for this
+# status alone in schemathesis.toml).
+NOT_A_SCAN = (
+    "the file is not a PDF, JPEG or PNG by its first bytes (whatever the request calls "
+    "it; an empty file is none of them), or the body is not multipart/form-data"
 )
 # A position fix the schema allows may clash with what is known of the doctor already.
 FIX_CONFLICT = (

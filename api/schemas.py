@@ -250,6 +250,10 @@ class UserOut(Output):
     created_at: Instant
     locale: Locale | None = Field(description="the apps' language; null: the browser's")
     saved_addresses: list[SavedAddressOut]
+    verification: Literal["pending", "verified", "rejected"] = Field(
+        description="doctors: an admin's decision (others: verified)"
+    )
+    verification_reason: str | None = Field(description="why an admin refused to verify")
 
 
 class DoctorPublic(Output):
@@ -288,9 +292,8 @@ class ProfileUpdate(Input):
 
 
 class UserPage(Output):
-    users: list[UserOut]
-    offset: int
-    limit: int
+    items: list[UserOut]
+    next_cursor: str | None = Field(description="the next page's cursor; null: the last page")
 
 
 class AdminCreateUser(RegisterPatient):
@@ -343,13 +346,56 @@ class DocumentIn(Input):
 
 
 class DocumentOut(Output):
-    id: str
+    document_id: str
+    id: str = Field(description="the same as document_id (kept for older clients)")
     kind: str
     number: str
     issued_by: str
     valid_until: Instant | None
     uploaded_at: Instant
-    sha256: str
+    sha256: str = Field(description="of the uploaded scan, or as declared; '' when neither")
+    content_type: Literal["application/pdf", "image/jpeg", "image/png"] | None = Field(
+        description="of the uploaded scan, from its bytes; null: no scan yet"
+    )
+    size_bytes: int | None
+    has_file: bool
+    review: Literal["pending", "approved", "rejected"]
+    review_reason: str | None = Field(description="why it was rejected")
+
+
+class ModerationItem(Output):
+    doctor_id: str
+    first_name: str
+    last_name: str
+    email: str
+    clinic_id: str | None
+    submitted_at: Instant = Field(
+        description="their oldest document awaiting review, else when the account was made"
+    )
+    verification: Literal["pending", "verified", "rejected"]
+    documents: list[DocumentOut]
+
+
+class ModerationPage(Output):
+    items: list[ModerationItem]
+    next_cursor: str | None
+
+
+class Approval(Input):
+    decision: Literal["approve"]
+    reason: Text500 = Field(default="", description="for the audit trail")
+
+
+class Rejection(Input):
+    decision: Literal["reject"]
+    reason: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=500, pattern=NOT_BLANK),
+        AfterValidator(_strip),
+    ] = Field(description="the doctor reads it")
+
+
+VerificationIn = Annotated[Approval | Rejection, Field(discriminator="decision")]
 
 
 # -- bookings -----------------------------------------------------------------------------
@@ -575,6 +621,23 @@ class DecisionOut(Output):
     considered: list[CandidateOut]
 
 
+class AuditItemOut(Output):
+    at: Instant
+    actor_id: str
+    actor_role: str
+    action: str = Field(examples=["booking.read", "user.block"])
+    target_type: str
+    target_id: str
+    request_id: str
+    ip: str
+    detail: str
+
+
+class AuditPage(Output):
+    items: list[AuditItemOut]
+    next_cursor: str | None
+
+
 class AuditEntryOut(Output):
     at: Instant
     actor_id: str
@@ -600,3 +663,79 @@ class Problem(Output):
 class Health(Output):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = {}
+
+
+# -- admins' operations ---------------------------------------------------------------------
+
+
+class DispatchTimes(Output):
+    p50: float | None = Field(description="ms; null before the first decision")
+    p99: float | None
+    count: int = Field(description="recent decisions measured (at most 1,024)")
+
+
+class StatusOut(Output):
+    health: Literal["ok"]
+    ready: bool
+    checks: dict[str, str] = Field(description="storage, engine_writer, redis")
+    storage: Literal["sqlite", "postgis"]
+    bus: Literal["memory", "redis"]
+    open_bookings: dict[str, int] = Field(description="open bookings by status")
+    doctors: dict[str, int] = Field(description="doctors on shift by status (offline not counted)")
+    dispatch_ms: DispatchTimes = Field(
+        description="the core's time to decide an offer, matching included"
+    )
+    websocket_connections: int
+    uptime_s: float
+
+
+EmergencyLabel = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=NOT_BLANK), AfterValidator(_strip)
+]
+EmergencyText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=500, pattern=NOT_BLANK),
+    AfterValidator(_strip),
+]
+
+
+class EmergencyNumberIO(Input):
+    label_ru: EmergencyLabel
+    label_en: EmergencyLabel
+    number: Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{2,15}$")]
+
+
+class SettingsOut(Output):
+    offer_ttl_s: float = Field(description="how long a doctor has to answer an offer")
+    give_up_after_s: float = Field(description="a search ends with no doctor after this long")
+    max_offers: int = Field(description="a search ends with no doctor after this many offers")
+    emergency_numbers: list[EmergencyNumberIO]
+    emergency_text_ru: str
+    emergency_text_en: str
+
+
+class SettingsPatch(Input):
+    """Only the fields sent change."""
+
+    model_config = ConfigDict(json_schema_extra=_no_defaults)
+
+    offer_ttl_s: (
+        Annotated[float, Field(ge=5, le=300), BeforeValidator(_json_number)] | SkipJsonSchema[None]
+    ) = None
+    give_up_after_s: (
+        Annotated[float, Field(ge=30, le=7_200), BeforeValidator(_json_number)]
+        | SkipJsonSchema[None]
+    ) = None
+    max_offers: Annotated[int, Strict(), Field(ge=1, le=100)] | SkipJsonSchema[None] = None
+    emergency_numbers: (
+        Annotated[list[EmergencyNumberIO], Field(min_length=1, max_length=5)] | SkipJsonSchema[None]
+    ) = None
+    emergency_text_ru: EmergencyText | SkipJsonSchema[None] = None
+    emergency_text_en: EmergencyText | SkipJsonSchema[None] = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null; leave the field out to keep it as it is")
+        return value

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from accounts import Role, User
+from accounts import DoctorDocument, Role, User
 from api.schemas import (
     BookingOut,
     DoctorPublic,
     DoctorStateOut,
+    DocumentOut,
     MessageOut,
     SavedAddressOut,
     StatusEntry,
@@ -58,7 +59,20 @@ def user_out(user: User) -> UserOut:
             SavedAddressOut(label=a.label, address=a.address, latitude=a.lat, longitude=a.lon)
             for a in user.saved_addresses
         ],
+        verification=user.verification if user.role is Role.DOCTOR else "verified",  # type: ignore[arg-type]
+        verification_reason=user.rejected_reason if user.role is Role.DOCTOR else None,
     )
+
+
+def document_out(d: DoctorDocument) -> DocumentOut:
+    return DocumentOut(
+        document_id=d.document_id, id=d.document_id, kind=d.kind, number=d.number,
+        issued_by=d.issued_by, valid_until=at(d.valid_until_s), uploaded_at=instant(d.uploaded_s),
+        sha256=d.sha256, content_type=d.content_type or None,  # type: ignore[arg-type]
+        size_bytes=d.size_bytes if d.has_file else None, has_file=d.has_file,
+        review=d.review,  # type: ignore[arg-type]
+        review_reason=d.review_reason or None,
+    )  # fmt: skip
 
 
 def booking_out(

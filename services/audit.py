@@ -17,6 +17,8 @@ from accounts import AccountStore, AuditRecord
 
 log = logging.getLogger(__name__)
 
+MAX_DETAIL = 4_000  # characters of a record's detail kept (a setting's old and new values fit)
+
 
 class AuditTrail:
     def __init__(
@@ -54,7 +56,7 @@ class AuditTrail:
         self._buffer.append(
             AuditRecord(
                 self.clock(), actor_id, actor_role, action, target_type, target_id,
-                request_id, ip, detail[:1_000],
+                request_id, ip, detail[:MAX_DETAIL],
             )
         )  # fmt: skip
 

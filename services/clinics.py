@@ -46,9 +46,8 @@ Verification = Literal["pending", "verified", "rejected"]
 
 
 def verification_of(user: User) -> Verification:
-    if user.is_verified:
-        return "verified"
-    return "rejected" if getattr(user, "verification", None) == "rejected" else "pending"
+    state = user.verification
+    return "verified" if state == "verified" else "rejected" if state == "rejected" else "pending"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,3 +15,11 @@ class StorageUnavailableError(Exception):
 
 class ChangeNotStoredError(ConflictError):
     """Storage refused the change; it was undone, nothing of it stands (409)."""
+
+
+class UnsupportedMediaError(Exception):
+    """A file of a kind not accepted (415)."""
+
+
+class TooLargeError(Exception):
+    """A file over its size limit (413)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from accounts import AccountStore, Role, User
+from accounts import MAX_DOCUMENT_BYTES, AccountStore, Role, User
 from clinics import ClinicStore
 from dispatch_core import DispatchPolicy
 from dispatch_core.messages import MarkDoctorOffline, Tick
@@ -32,8 +32,11 @@ from services.doctors import DoctorService
 from services.engine import Engine, Stores, open_stores
 from services.geocoding import GeocodingConfig, GeocodingService
 from services.idempotency import Idempotency
+from services.moderation import ModerationService
+from services.operations import Operations
 from services.realtime import Realtime, RealtimePolicy
 from services.road_network import open_router
+from storage.file_store import LocalFileStore
 from storage.locations import LocationFix, LocationIngest
 from storage.rate_limit import (
     LocalRateLimiter,
@@ -76,6 +79,8 @@ class RuntimeConfig:
     geocoder_contact: str | None = None
     geocode_rate_per_min: int = 300  # per account: address search as one types
     preload_geocoder: bool = False  # build the offline index at start (tot serve)
+    documents_dir: Path | None = None  # doctors' scans; None: "documents" beside the SQLite file
+    max_document_bytes: int = MAX_DOCUMENT_BYTES
 
 
 @dataclass
@@ -100,6 +105,8 @@ class Runtime:
     geocoding: GeocodingService
     admin: AdminService
     clinics: ClinicService
+    moderation: ModerationService
+    ops: Operations
     redis: Any = None
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -192,8 +199,21 @@ class Runtime:
             geocoding=geocoding or GeocodingService(geocoding_config(config)),
             admin=AdminService(accounts, auth, clock),
             clinics=clinics,
+            moderation=ModerationService(
+                accounts,
+                LocalFileStore(config.documents_dir or config.sqlite_path.parent / "documents"),
+                audit,
+                clock,
+                max_bytes=config.max_document_bytes,
+            ),
+            ops=Operations(
+                accounts, engine, registry, lambda: doctors.on_shift.keys(), audit, clock,
+                storage="postgis" if config.database_url else "sqlite",
+                bus="redis" if config.redis_url else "memory", redis=redis_client,
+            ),
             redis=redis_client,
-        )
+        )  # fmt: skip
+        await runtime.ops.load_settings()
         await runtime._ensure_admin()
         await clinics.load_areas()  # before any decision: areas bound the candidates
         await runtime._restore_doctors()

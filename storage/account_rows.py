@@ -9,7 +9,10 @@ it), so the two adapters accept exactly the same values.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 from accounts.model import (
@@ -21,6 +24,7 @@ from accounts.model import (
     SavedAddress,
     User,
 )
+from accounts.ports import PAGE_KEY_PATTERN
 from storage.booking_rows import from_time, to_time
 
 
@@ -34,7 +38,7 @@ USER_COLUMNS = (
     "id", "email", "phone", "password_hash", "first_name", "last_name", "role", "is_active",
     "blocked_reason", "is_verified", "clinic_id", "specialization", "license_number",
     "license_expires", "experience_years", "languages", "treats_adults", "treats_children",
-    "rating", "created_at", "updated_at", "locale", "saved_addresses",
+    "rating", "created_at", "updated_at", "locale", "saved_addresses", "rejected_reason",
 )  # fmt: skip
 TOKEN_COLUMNS = (
     "token_id",
@@ -66,6 +70,12 @@ DOCUMENT_COLUMNS = (
     "uploaded_at",
     "valid_until",
     "sha256",
+    "content_type",
+    "size_bytes",
+    "file_uploaded_at",
+    "review",
+    "review_reason",
+    "reviewed_at",
 )
 
 
@@ -96,6 +106,7 @@ def user_row(u: User, *, embedded: bool = False) -> tuple[Any, ...]:
         u.user_id, u.email, u.phone, u.password_hash, u.first_name, u.last_name,
         u.blocked_reason, u.clinic_id, u.specialization, u.license_number, *u.languages,
         u.locale, *(a.label for a in u.saved_addresses), *(a.address for a in u.saved_addresses),
+        u.rejected_reason,
     )  # fmt: skip
     t = _times(embedded)
     languages: Any = (
@@ -111,6 +122,7 @@ def user_row(u: User, *, embedded: bool = False) -> tuple[Any, ...]:
              for a in u.saved_addresses],
             ensure_ascii=False,
         ),
+        u.rejected_reason,
     )  # fmt: skip
 
 
@@ -146,6 +158,7 @@ def user_from(row: Row) -> User:
             SavedAddress(str(a["label"]), str(a["address"]), float(a["lat"]), float(a["lon"]))
             for a in json.loads(row["saved_addresses"] or "[]")
         ),
+        rejected_reason=row["rejected_reason"],
     )
 
 
@@ -230,18 +243,16 @@ def audit_from(row: Row) -> AuditRecord:
 
 
 def document_row(d: DoctorDocument, *, embedded: bool = False) -> tuple[Any, ...]:
-    _text(d.document_id, d.doctor_id, d.kind, d.number, d.issued_by, d.sha256)
+    _text(
+        d.document_id, d.doctor_id, d.kind, d.number, d.issued_by, d.sha256, d.content_type,
+        d.review, d.review_reason,
+    )  # fmt: skip
     t = _times(embedded)
     return (
-        d.document_id,
-        d.doctor_id,
-        d.kind,
-        d.number,
-        d.issued_by,
-        t(d.uploaded_s),
-        t(d.valid_until_s),
-        d.sha256,
-    )
+        d.document_id, d.doctor_id, d.kind, d.number, d.issued_by, t(d.uploaded_s),
+        t(d.valid_until_s), d.sha256, d.content_type, d.size_bytes, t(d.file_uploaded_s),
+        d.review, d.review_reason, t(d.reviewed_s),
+    )  # fmt: skip
 
 
 def document_from(row: Row) -> DoctorDocument:
@@ -254,9 +265,57 @@ def document_from(row: Row) -> DoctorDocument:
         uploaded_s=_epoch(row["uploaded_at"]),
         valid_until_s=from_time(row["valid_until"]),
         sha256=row["sha256"],
+        content_type=row["content_type"],
+        size_bytes=int(row["size_bytes"]),
+        file_uploaded_s=from_time(row["file_uploaded_at"]),
+        review=row["review"],
+        review_reason=row["review_reason"],
+        reviewed_s=from_time(row["reviewed_at"]),
     )
 
 
 def check_page(offset: int, limit: int) -> None:
     if offset < 0 or limit < 0:
         raise ValueError("offset and limit must not be negative")
+
+
+# Positions are written exactly: the SQLite store's REAL by repr, PostgreSQL's microseconds
+# as a decimal; times beyond the years 1900-9999 clamp.
+_PAGE_KEY = re.compile(PAGE_KEY_PATTERN)
+_EARLIEST_S = Decimal(-2_208_988_800)  # 1900-01-01
+_LATEST_S = Decimal(253_402_300_799)  # 9999-12-31T23:59:59
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LAST_ID = 2**63 - 1
+
+
+def page_key(at: Any, item_id: object) -> str:
+    """The position of an item: its time as the store holds it (an epoch float or a
+    datetime) and its id."""
+    if isinstance(at, datetime):
+        delta = at - _EPOCH
+        seconds = Decimal(delta.days * 86_400 + delta.seconds) + Decimal(delta.microseconds) / 10**6
+        moment = format(seconds, "f")
+    else:
+        moment = repr(float(at))
+    return f"{moment}~{item_id}"
+
+
+def parse_page_key(key: str, *, embedded: bool, int_id: bool = False) -> tuple[Any, Any]:
+    """The (time, id) of a page key, for the store's comparison; ValueError when `key`
+    is not of PAGE_KEY_PATTERN (or, with `int_id`, its id is not a number)."""
+    if not _PAGE_KEY.fullmatch(key):
+        raise ValueError("not a cursor of this list")
+    moment, item_id = key.split("~", 1)
+    seconds = min(max(Decimal(moment), _EARLIEST_S), _LATEST_S)
+    at: Any = float(seconds) if embedded else _EPOCH + timedelta(microseconds=int(seconds * 10**6))
+    if int_id:
+        if not item_id.isdigit():
+            raise ValueError("not a cursor of this list")
+        return at, min(int(item_id), _LAST_ID)
+    return at, item_id
+
+
+def like_pattern(q: str) -> str:
+    """`q` as a LIKE pattern (escape character `\\`) matching it anywhere, lower-cased."""
+    escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

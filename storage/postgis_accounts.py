@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from accounts.model import AuditRecord, DoctorDocument, IdempotentResponse, RefreshToken, Role, User
-from accounts.ports import AccountExistsError
+from accounts.ports import AccountExistsError, AuditFilter, Page
 from storage.account_rows import (
     AUDIT_COLUMNS,
     DOCUMENT_COLUMNS,
@@ -26,6 +26,9 @@ from storage.account_rows import (
     check_page,
     document_from,
     document_row,
+    like_pattern,
+    page_key,
+    parse_page_key,
     response_from,
     response_row,
     token_from,
@@ -33,7 +36,7 @@ from storage.account_rows import (
     user_from,
     user_row,
 )
-from storage.booking_rows import to_time
+from storage.booking_rows import from_time, to_time
 from storage.pg import Pool, create_pool
 
 
@@ -69,6 +72,13 @@ _INSERT_RESPONSE = (
     f"RETURNING {', '.join(RESPONSE_COLUMNS)}"
 )
 _SELECT_RESPONSE = f"SELECT {', '.join(RESPONSE_COLUMNS)} FROM auth.idempotency_keys WHERE user_id = $1 AND key = $2"
+_UPDATE_DOCUMENT = (
+    "UPDATE auth.doctor_documents SET "
+    + ", ".join(
+        f"{c} = ${i}" for i, c in enumerate(DOCUMENT_COLUMNS, start=1) if c != "document_id"
+    )
+    + " WHERE document_id = $1"
+)
 _INSERT_DOCUMENT = f"INSERT INTO auth.doctor_documents ({', '.join(DOCUMENT_COLUMNS)}) VALUES ({_marks(len(DOCUMENT_COLUMNS))})"
 
 _TAKEN = {
@@ -82,6 +92,12 @@ _TAKEN = {
 def _exists(exc: asyncpg.UniqueViolationError) -> AccountExistsError:
     what = _TAKEN.get(getattr(exc, "constraint_name", None) or "", "e-mail or phone")
     return AccountExistsError(f"an account with this {what} exists already")
+
+
+def to_epoch(value: object) -> float:
+    out = from_time(value)
+    assert out is not None
+    return out
 
 
 def _count(status: str) -> int:
@@ -229,3 +245,145 @@ class PostgisAccountStore:
             doctor_id,
         )
         return [document_from(r) for r in rows]
+
+    async def document(self, document_id: str) -> DoctorDocument | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {', '.join(DOCUMENT_COLUMNS)} FROM auth.doctor_documents"
+            " WHERE document_id = $1",
+            document_id,
+        )
+        return None if row is None else document_from(row)
+
+    async def update_document(self, document: DoctorDocument) -> None:
+        status = await self._pool.execute(_UPDATE_DOCUMENT, *document_row(document))
+        if _count(status) == 0:
+            raise LookupError(f"no document {document.document_id!r}")
+
+    # -- pages ---------------------------------------------------------------------------
+    async def users_page(
+        self,
+        *,
+        role: Role | None = None,
+        clinic_id: str | None = None,
+        is_verified: bool | None = None,
+        blocked: bool | None = None,
+        q: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> Page[User]:
+        check_page(0, limit)
+        where: list[str] = []
+        args: list[object] = []
+        for column, value in (
+            ("role", None if role is None else Role(role).value),
+            ("clinic_id", clinic_id),
+            ("is_verified", is_verified),
+            ("is_active", None if blocked is None else not blocked),
+        ):
+            if value is not None:
+                args.append(value)
+                where.append(f"{column} = ${len(args)}")
+        if q:
+            args.append(like_pattern(q))
+            n = len(args)
+            where.append(
+                f"(lower(email) LIKE ${n} OR lower(first_name) LIKE ${n}"
+                f" OR lower(last_name) LIKE ${n})"
+            )
+        if after is not None:
+            at, last_id = parse_page_key(after, embedded=False)
+            args += [at, last_id]
+            where.append(f'(created_at, id COLLATE "C") > (${len(args) - 1}, ${len(args)})')
+        args.append(limit + 1)
+        sql = (
+            _USER_SELECT
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + f' ORDER BY created_at, id COLLATE "C" LIMIT ${len(args)}'
+        )
+        rows = await self._pool.fetch(sql, *args)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(
+            [user_from(r) for r in rows],
+            page_key(rows[-1]["created_at"], rows[-1]["id"]) if more else None,
+        )
+
+    async def moderation_page(
+        self, *, after: str | None = None, limit: int = 50
+    ) -> Page[tuple[User, float]]:
+        check_page(0, limit)
+        args: list[object] = []
+        keyset = ""
+        if after is not None:
+            at, last_id = parse_page_key(after, embedded=False)
+            args += [at, last_id]
+            keyset = ' AND (submitted_at, id COLLATE "C") > ($1, $2)'
+        args.append(limit + 1)
+        sql = (
+            "SELECT * FROM (SELECT u.*, coalesce((SELECT min(d.uploaded_at)"
+            " FROM auth.doctor_documents d WHERE d.doctor_id = u.id AND d.review = 'pending'),"
+            " u.created_at) AS submitted_at, EXISTS (SELECT 1 FROM auth.doctor_documents d"
+            " WHERE d.doctor_id = u.id AND d.review = 'pending') AS has_pending"
+            " FROM auth.users u WHERE u.role = 'doctor' AND u.is_active) AS q"
+            " WHERE ((NOT is_verified AND rejected_reason IS NULL) OR has_pending)"
+            + keyset
+            + f' ORDER BY submitted_at, id COLLATE "C" LIMIT ${len(args)}'
+        )
+        rows = await self._pool.fetch(sql, *args)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [(user_from(r), to_epoch(r["submitted_at"])) for r in rows]
+        return Page(items, page_key(rows[-1]["submitted_at"], rows[-1]["id"]) if more else None)
+
+    async def audit_page(
+        self, where: AuditFilter, *, after: str | None = None, limit: int = 50
+    ) -> Page[AuditRecord]:
+        check_page(0, limit)
+        conditions: list[str] = []
+        args: list[object] = []
+        for column, value in (
+            ("actor_id", where.actor_id),
+            ("target_type", where.target_type),
+            ("target_id", where.target_id),
+            ("action", where.action),
+        ):
+            if value is not None:
+                args.append(value)
+                conditions.append(f"{column} = ${len(args)}")
+        if where.since_s is not None:
+            args.append(to_time(where.since_s))
+            conditions.append(f"at >= ${len(args)}")
+        if where.until_s is not None:
+            args.append(to_time(where.until_s))
+            conditions.append(f"at < ${len(args)}")
+        if after is not None:
+            at, last_id = parse_page_key(after, embedded=False, int_id=True)
+            args += [at, last_id]
+            conditions.append(f"(at, id) < (${len(args) - 1}, ${len(args)})")
+        args.append(limit + 1)
+        sql = (
+            f"SELECT id, {', '.join(AUDIT_COLUMNS)} FROM audit.records"
+            + (f" WHERE {' AND '.join(conditions)}" if conditions else "")
+            + f" ORDER BY at DESC, id DESC LIMIT ${len(args)}"
+        )
+        rows = await self._pool.fetch(sql, *args)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(
+            [audit_from(r) for r in rows],
+            page_key(rows[-1]["at"], int(rows[-1]["id"])) if more else None,
+        )
+
+    # -- runtime settings ----------------------------------------------------------------
+    async def settings(self) -> dict[str, str]:
+        rows = await self._pool.fetch("SELECT name, value FROM auth.runtime_settings")
+        return {str(r["name"]): str(r["value"]) for r in rows}
+
+    async def save_settings(self, values: dict[str, str], at_s: float) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.executemany(
+                "INSERT INTO auth.runtime_settings (name, value, updated_at) VALUES ($1, $2, $3)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
+                " updated_at = excluded.updated_at",
+                [(name, value, to_time(at_s)) for name, value in values.items()],
+            )

@@ -56,6 +56,8 @@ users = Table(
     # 0004
     Column("locale", Text),
     Column("saved_addresses", JSONB, nullable=False),
+    # 0006
+    Column("rejected_reason", Text),
     schema="auth",
 )
 
@@ -95,6 +97,22 @@ doctor_documents = Table(
     Column("uploaded_at", DateTime(timezone=True), nullable=False),
     Column("valid_until", DateTime(timezone=True)),
     Column("sha256", Text, nullable=False),
+    # 0006
+    Column("content_type", Text, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("file_uploaded_at", DateTime(timezone=True)),
+    Column("review", Text, nullable=False),
+    Column("review_reason", Text, nullable=False),
+    Column("reviewed_at", DateTime(timezone=True)),
+    schema="auth",
+)
+
+runtime_settings = Table(
+    "runtime_settings",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
     schema="auth",
 )
 

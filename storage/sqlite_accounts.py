@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from accounts.model import AuditRecord, DoctorDocument, IdempotentResponse, RefreshToken, Role, User
-from accounts.ports import AccountExistsError
+from accounts.ports import AccountExistsError, AuditFilter, Page
 from storage.account_rows import (
     AUDIT_COLUMNS,
     DOCUMENT_COLUMNS,
@@ -40,6 +40,9 @@ from storage.account_rows import (
     document_from,
     document_row,
     email_key,
+    like_pattern,
+    page_key,
+    parse_page_key,
     response_from,
     response_row,
     token_from,
@@ -49,7 +52,7 @@ from storage.account_rows import (
 )
 
 COMPONENT = "accounts"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _VERSIONS = """
 CREATE TABLE IF NOT EXISTS schema_versions (
@@ -84,7 +87,8 @@ CREATE TABLE IF NOT EXISTS users (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     locale TEXT CHECK (locale IN ('ru', 'en')),
-    saved_addresses TEXT NOT NULL DEFAULT '[]'
+    saved_addresses TEXT NOT NULL DEFAULT '[]',
+    rejected_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS users_created ON users (created_at, id);
 CREATE INDEX IF NOT EXISTS users_role_created ON users (role, created_at, id);
@@ -137,9 +141,26 @@ CREATE TABLE IF NOT EXISTS doctor_documents (
     issued_by TEXT NOT NULL,
     uploaded_at REAL NOT NULL,
     valid_until REAL,
-    sha256 TEXT NOT NULL DEFAULT ''
+    sha256 TEXT NOT NULL DEFAULT '',
+    content_type TEXT NOT NULL DEFAULT '',
+    size_bytes INTEGER NOT NULL DEFAULT 0,
+    file_uploaded_at REAL,
+    review TEXT NOT NULL DEFAULT 'pending',
+    review_reason TEXT NOT NULL DEFAULT '',
+    reviewed_at REAL
 );
 CREATE INDEX IF NOT EXISTS doctor_documents_doctor ON doctor_documents (doctor_id, uploaded_at);
+CREATE INDEX IF NOT EXISTS doctor_documents_pending ON doctor_documents (doctor_id, uploaded_at)
+    WHERE review = 'pending';
+CREATE INDEX IF NOT EXISTS audit_records_at ON audit_records (at, id);
+CREATE INDEX IF NOT EXISTS audit_records_target_at ON audit_records (target_type, target_id, at, id);
+CREATE INDEX IF NOT EXISTS audit_records_actor_at ON audit_records (actor_id, at, id);
+CREATE INDEX IF NOT EXISTS audit_records_action_at ON audit_records (action, at, id);
+CREATE TABLE IF NOT EXISTS runtime_settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
 """
 
 # SQLite's users table has email_key after the shared columns.
@@ -161,6 +182,11 @@ _SELECT_RESPONSE = (
     f"SELECT {', '.join(RESPONSE_COLUMNS)} FROM idempotency_keys WHERE user_id = ? AND key = ?"
 )
 _INSERT_AUDIT = f"INSERT INTO audit_records ({', '.join(AUDIT_COLUMNS)}) VALUES ({', '.join('?' * len(AUDIT_COLUMNS))})"
+_UPDATE_DOCUMENT = (
+    "UPDATE doctor_documents SET "
+    + ", ".join(f"{c} = ?" for c in DOCUMENT_COLUMNS if c != "document_id")
+    + " WHERE document_id = ?"
+)
 _INSERT_DOCUMENT = f"INSERT INTO doctor_documents ({', '.join(DOCUMENT_COLUMNS)}) VALUES ({', '.join('?' * len(DOCUMENT_COLUMNS))})"
 
 _TAKEN = {"users.id": "user id", "users.email_key": "e-mail", "users.phone": "phone"}
@@ -177,6 +203,10 @@ def _exists(exc: sqlite3.IntegrityError) -> AccountExistsError | None:
         if column in message:
             return AccountExistsError(f"an account with this {what} exists already")
     return None
+
+
+def _lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
 
 
 def _user_values(user: User) -> tuple[Any, ...]:
@@ -196,6 +226,8 @@ class SqliteAccountStore:
                 c.execute("PRAGMA journal_mode = WAL")
                 c.execute("PRAGMA synchronous = FULL")
                 c.execute("PRAGMA foreign_keys = ON")
+                # SQLite's lower() knows only ASCII; searches lower-case as Python does.
+                c.create_function("py_lower", 1, _lower, deterministic=True)
                 c.execute(_VERSIONS)
                 self._upgrade(path)
             except BaseException:
@@ -219,6 +251,16 @@ class SqliteAccountStore:
             upgrade = (
                 "ALTER TABLE users ADD COLUMN locale TEXT CHECK (locale IN ('ru', 'en'));\n"
                 "ALTER TABLE users ADD COLUMN saved_addresses TEXT NOT NULL DEFAULT '[]';\n"
+            )
+        if version in (1, 2):  # 2 -> 3: verification refused, scans and their review
+            upgrade += (
+                "ALTER TABLE users ADD COLUMN rejected_reason TEXT;\n"
+                "ALTER TABLE doctor_documents ADD COLUMN content_type TEXT NOT NULL DEFAULT '';\n"
+                "ALTER TABLE doctor_documents ADD COLUMN size_bytes INTEGER NOT NULL DEFAULT 0;\n"
+                "ALTER TABLE doctor_documents ADD COLUMN file_uploaded_at REAL;\n"
+                "ALTER TABLE doctor_documents ADD COLUMN review TEXT NOT NULL DEFAULT 'pending';\n"
+                "ALTER TABLE doctor_documents ADD COLUMN review_reason TEXT NOT NULL DEFAULT '';\n"
+                "ALTER TABLE doctor_documents ADD COLUMN reviewed_at REAL;\n"
             )
         # executescript commits first, so the transaction is part of the script.
         try:
@@ -424,3 +466,146 @@ class SqliteAccountStore:
             (doctor_id,),
         ).fetchall()
         return [document_from(r) for r in rows]
+
+    async def document(self, document_id: str) -> DoctorDocument | None:
+        return await self._run(self._document, document_id)
+
+    def _document(self, document_id: str) -> DoctorDocument | None:
+        row = self._conn.execute(
+            f"SELECT {', '.join(DOCUMENT_COLUMNS)} FROM doctor_documents WHERE document_id = ?",
+            (document_id,),
+        ).fetchone()
+        return None if row is None else document_from(row)
+
+    async def update_document(self, document: DoctorDocument) -> None:
+        values = document_row(document, embedded=True)
+        changed = await self._run(self._update_count, _UPDATE_DOCUMENT, (*values[1:], values[0]))
+        if changed == 0:
+            raise LookupError(f"no document {document.document_id!r}")
+
+    # -- pages ---------------------------------------------------------------------------
+    async def users_page(
+        self,
+        *,
+        role: Role | None = None,
+        clinic_id: str | None = None,
+        is_verified: bool | None = None,
+        blocked: bool | None = None,
+        q: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> Page[User]:
+        check_page(0, limit)
+        where: list[str] = []
+        args: list[object] = []
+        for column, value in (
+            ("role", None if role is None else Role(role).value),
+            ("clinic_id", clinic_id),
+            ("is_verified", is_verified),
+            ("is_active", None if blocked is None else not blocked),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if q:
+            where.append(
+                "(email_key LIKE ? ESCAPE '\\' OR py_lower(first_name) LIKE ? ESCAPE '\\'"
+                " OR py_lower(last_name) LIKE ? ESCAPE '\\')"
+            )
+            args += [like_pattern(q)] * 3
+        if after is not None:
+            at, last_id = parse_page_key(after, embedded=True)
+            where.append("(created_at, id) > (?, ?)")
+            args += [at, last_id]
+        sql = (
+            _USER_SELECT
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " ORDER BY created_at, id LIMIT ?"
+        )
+        users = await self._run(self._users, sql, (*args, limit + 1))
+        more = len(users) > limit
+        users = users[:limit]
+        return Page(users, page_key(users[-1].created_s, users[-1].user_id) if more else None)
+
+    async def moderation_page(
+        self, *, after: str | None = None, limit: int = 50
+    ) -> Page[tuple[User, float]]:
+        check_page(0, limit)
+        args: list[object] = []
+        keyset = ""
+        if after is not None:
+            at, last_id = parse_page_key(after, embedded=True)
+            keyset = " WHERE (submitted_at, id) > (?, ?)"
+            args += [at, last_id]
+        sql = (
+            "SELECT * FROM (SELECT u.*, coalesce((SELECT min(d.uploaded_at) FROM doctor_documents d"
+            " WHERE d.doctor_id = u.id AND d.review = 'pending'), u.created_at) AS submitted_at,"
+            " EXISTS (SELECT 1 FROM doctor_documents d WHERE d.doctor_id = u.id"
+            " AND d.review = 'pending') AS has_pending"
+            " FROM users u WHERE u.role = 'doctor' AND u.is_active = 1) AS q"
+            " WHERE ((is_verified = 0 AND rejected_reason IS NULL) OR has_pending)"
+            + keyset.replace(" WHERE", " AND")
+            + " ORDER BY submitted_at, id LIMIT ?"
+        )
+        rows = await self._run(self._rows, sql, (*args, limit + 1))
+        items = [(user_from(r), float(r["submitted_at"])) for r in rows[:limit]]
+        more = len(rows) > limit
+        return Page(items, page_key(items[-1][1], items[-1][0].user_id) if more else None)
+
+    def _rows(self, sql: str, args: tuple[object, ...]) -> list[sqlite3.Row]:
+        return self._conn.execute(sql, args).fetchall()
+
+    async def audit_page(
+        self, where: AuditFilter, *, after: str | None = None, limit: int = 50
+    ) -> Page[AuditRecord]:
+        check_page(0, limit)
+        conditions: list[str] = []
+        args: list[object] = []
+        for column, value in (
+            ("actor_id", where.actor_id),
+            ("target_type", where.target_type),
+            ("target_id", where.target_id),
+            ("action", where.action),
+        ):
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                args.append(value)
+        if where.since_s is not None:
+            conditions.append("at >= ?")
+            args.append(where.since_s)
+        if where.until_s is not None:
+            conditions.append("at < ?")
+            args.append(where.until_s)
+        if after is not None:
+            at, last_id = parse_page_key(after, embedded=True, int_id=True)
+            conditions.append("(at, id) < (?, ?)")
+            args += [at, last_id]
+        sql = (
+            f"SELECT id, {', '.join(AUDIT_COLUMNS)} FROM audit_records"
+            + (f" WHERE {' AND '.join(conditions)}" if conditions else "")
+            + " ORDER BY at DESC, id DESC LIMIT ?"
+        )
+        rows = await self._run(self._rows, sql, (*args, limit + 1))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(
+            [audit_from(r) for r in rows],
+            page_key(rows[-1]["at"], int(rows[-1]["id"])) if more else None,
+        )
+
+    # -- runtime settings ----------------------------------------------------------------
+    async def settings(self) -> dict[str, str]:
+        rows = await self._run(self._rows, "SELECT name, value FROM runtime_settings", ())
+        return {str(r["name"]): str(r["value"]) for r in rows}
+
+    async def save_settings(self, values: dict[str, str], at_s: float) -> None:
+        await self._run(self._save_settings, values, at_s)
+
+    def _save_settings(self, values: dict[str, str], at_s: float) -> None:
+        with self._write() as c:
+            c.executemany(
+                "INSERT INTO runtime_settings (name, value, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
+                " updated_at = excluded.updated_at",
+                [(name, value, at_s) for name, value in values.items()],
+            )

@@ -372,7 +372,7 @@ async def test_the_embedded_stores_share_one_file(tmp_path: Path) -> None:
     try:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2  # the booking store's
         assert conn.execute("SELECT component, version FROM schema_versions").fetchall() == [
-            ("accounts", 2)
+            ("accounts", 3)
         ]
         conn.execute("UPDATE schema_versions SET version = 99")
         conn.commit()
@@ -428,6 +428,7 @@ async def test_an_embedded_accounts_store_of_the_first_schema_is_upgraded(tmp_pa
     await accounts.create_user(user("u1"))
     await accounts.close()
     conn = sqlite3.connect(path)
+    _drop_version_3(conn)
     conn.execute("ALTER TABLE users DROP COLUMN saved_addresses")
     conn.execute("ALTER TABLE users DROP COLUMN locale")
     conn.execute("UPDATE schema_versions SET version = 1 WHERE component = 'accounts'")
@@ -442,3 +443,71 @@ async def test_an_embedded_accounts_store_of_the_first_schema_is_upgraded(tmp_pa
         assert (await accounts.user("u1")).locale == "en"  # type: ignore[union-attr]
     finally:
         await accounts.close()
+
+
+def _drop_version_3(conn: sqlite3.Connection) -> None:
+    """Back to the accounts schema 2: no refused verifications, scans, reviews, settings."""
+    conn.execute("DROP INDEX doctor_documents_pending")
+    for column in (
+        "content_type", "size_bytes", "file_uploaded_at", "review", "review_reason",
+        "reviewed_at",
+    ):  # fmt: skip
+        conn.execute(f"ALTER TABLE doctor_documents DROP COLUMN {column}")
+    conn.execute("ALTER TABLE users DROP COLUMN rejected_reason")
+    conn.execute("DROP TABLE runtime_settings")
+    for index in ("audit_records_at", "audit_records_target_at", "audit_records_actor_at",
+                  "audit_records_action_at"):  # fmt: skip
+        conn.execute(f"DROP INDEX {index}")
+
+
+async def test_an_embedded_accounts_store_of_the_second_schema_is_upgraded(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    accounts = SqliteAccountStore(path)
+    await accounts.create_user(user("u1", role=Role.DOCTOR))
+    await accounts.add_document(DoctorDocument("d1", "u1", "license", "1", "them", T0))
+    await accounts.close()
+    conn = sqlite3.connect(path)
+    _drop_version_3(conn)
+    conn.execute("UPDATE schema_versions SET version = 2 WHERE component = 'accounts'")
+    conn.commit()
+    conn.close()
+    accounts = SqliteAccountStore(path)
+    try:
+        loaded = await accounts.user("u1")
+        assert loaded is not None and loaded.rejected_reason is None
+        assert loaded.verification == "pending"
+        document = await accounts.document("d1")
+        assert document is not None and document.review == "pending" and not document.has_file
+        reviewed = dataclasses.replace(document, review="rejected", review_reason="blurred")
+        await accounts.update_document(reviewed)
+        assert await accounts.document("d1") == reviewed
+        await accounts.save_settings({"offer_ttl_s": "20"}, T0)
+        assert await accounts.settings() == {"offer_ttl_s": "20"}
+    finally:
+        await accounts.close()
+
+
+async def test_documents_scans_and_reviews_round_trip(store: AccountStore) -> None:
+    await store.create_user(user("doc", role=Role.DOCTOR))
+    document = DoctorDocument("d1", "doc", "license", "77", "Minzdrav", T0, T0 + 86_400)
+    await store.add_document(document)
+    updated = dataclasses.replace(
+        document, sha256="ab" * 32, content_type="image/png", size_bytes=1_234,
+        file_uploaded_s=T0 + 5.25, review="rejected", review_reason="blurred",
+        reviewed_s=T0 + 60.5,
+    )  # fmt: skip
+    await store.update_document(updated)
+    assert await store.document("d1") == updated
+    assert await store.documents_of("doc") == [updated]
+    assert await store.document("nope") is None
+    with pytest.raises(LookupError):
+        await store.update_document(dataclasses.replace(updated, document_id="nope"))
+
+
+async def test_settings_are_kept_and_replaced(store: AccountStore) -> None:
+    assert await store.settings() == {}
+    await store.save_settings({"offer_ttl_s": "15", "max_offers": "10"}, T0)
+    await store.save_settings({"offer_ttl_s": "30"}, T0 + 1)
+    assert await store.settings() == {"offer_ttl_s": "30", "max_offers": "10"}

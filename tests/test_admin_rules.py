@@ -39,7 +39,7 @@ async def _active_admins(api: Api) -> set[str]:
         "/api/v1/admin/users", params={"role": "admin"}, headers=api.auth(api.admin_token)
     )
     assert r.status_code == 200, r.text
-    return {u["id"] for u in r.json()["users"] if u["is_active"]}
+    return {u["id"] for u in r.json()["items"] if u["is_active"]}
 
 
 async def test_an_admin_changes_neither_their_own_role_nor_blocks_themselves(api: Api) -> None:
@@ -106,7 +106,7 @@ async def _active_admins_as(api: Api, token: str) -> set[str]:
         "/api/v1/admin/users", params={"role": "admin"}, headers=api.auth(token)
     )
     assert r.status_code == 200, r.text
-    return {u["id"] for u in r.json()["users"] if u["is_active"]}
+    return {u["id"] for u in r.json()["items"] if u["is_active"]}
 
 
 @pytest.mark.parametrize("how", ["role", "block"])

@@ -52,7 +52,7 @@ from schemathesis import Case
 from schemathesis.core.parameters import ParameterLocation
 
 from api.app import API_PREFIX, create_app
-from api.openapi import LINKS, OFF_THE_MAP
+from api.openapi import LINKS, NOT_A_SCAN, OFF_THE_MAP
 from api.schemas import CURSOR_PATTERN, RFC3339_PATTERN
 from routing import RoadGraph, Router
 from tests.api_harness import ADMIN_EMAIL, ADMIN_PASSWORD, HOME, NEARBY, PASSWORD, running_api
@@ -618,23 +618,31 @@ def test_operation_ids_are_the_handlers_names_and_links_lead_somewhere() -> None
 def test_the_narrowings_are_the_documented_refusals_and_nothing_else() -> None:
     """schemathesis.toml allows a 422 for valid data only where the document says the
     refusal depends on the map, or on what no JSON Schema can say of a clinic's settings
-    (api.routes.clinics.NOT_A_CLINIC); every other operation has schemathesis's defaults."""
+    (api.routes.clinics.NOT_A_CLINIC), and a 415 only where it says the file's bytes are
+    not a scan; every other operation has schemathesis's defaults."""
     from api.routes.clinics import NOT_A_CLINIC
 
     settings = tomllib.loads(PROJECT_CONFIG.read_text(encoding="utf-8"))
     assert set(settings) == {"operations"}
-    map_narrowing, clinic_narrowing = settings["operations"]
+    map_narrowing, clinic_narrowing, scan_narrowing = settings["operations"]
     defaults = schemathesis.Config().projects.default.checks.positive_data_acceptance
     operations = _operations(_openapi())
-    for narrowing, description in ((map_narrowing, OFF_THE_MAP), (clinic_narrowing, NOT_A_CLINIC)):
-        statuses = narrowing["checks"]["positive_data_acceptance"]["expected-statuses"]
-        assert set(statuses) == {*defaults.expected_statuses, "422"}
-        documented = {
+
+    def described(status: str, words: str) -> set[str]:
+        return {
             operation_id
             for operation_id, op in operations.items()
-            if op["responses"].get("422", {}).get("description") == description
+            if op["responses"].get(status, {}).get("description") == words
         }
-        assert set(narrowing["include-operation-id"]) == documented
+
+    for narrowing, status, words in (
+        (map_narrowing, "422", OFF_THE_MAP),
+        (clinic_narrowing, "422", NOT_A_CLINIC),
+        (scan_narrowing, "415", NOT_A_SCAN),
+    ):
+        statuses = narrowing["checks"]["positive_data_acceptance"]["expected-statuses"]
+        assert set(statuses) == {*defaults.expected_statuses, status}
+        assert set(narrowing["include-operation-id"]) == described(status, words)
     assert set(map_narrowing["include-operation-id"]) == {
         "estimate", "create_booking", "route", "available_doctors",
     }  # fmt: skip
@@ -642,6 +650,7 @@ def test_the_narrowings_are_the_documented_refusals_and_nothing_else() -> None:
         "create_clinic", "patch_clinic", "clinic_stats", "clinic_stats_csv",
         "platform_stats", "platform_stats_csv",
     }  # fmt: skip
+    assert set(scan_narrowing["include-operation-id"]) == {"upload_document_file"}
 
 
 def test_the_assign_route_declares_who_cannot_be_assigned() -> None:
@@ -651,8 +660,10 @@ def test_the_assign_route_declares_who_cannot_be_assigned() -> None:
 
 
 # Durations in seconds, named `_s`; every instant is an RFC 3339 date-time (in UTC).
-DURATIONS = {"eta_s", "ttl_s", "fix_age_s", "visit_remainder_s", "cost_s", "duration_s",
-             "time_to_doctor_s", "time_to_doctor_p50_s"}  # fmt: skip
+DURATIONS = {
+    "eta_s", "ttl_s", "fix_age_s", "visit_remainder_s", "cost_s", "duration_s",
+    "time_to_doctor_s", "time_to_doctor_p50_s", "offer_ttl_s", "give_up_after_s", "uptime_s",
+}  # fmt: skip
 
 
 def test_instants_are_date_times_and_only_durations_are_seconds() -> None:

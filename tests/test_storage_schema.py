@@ -87,7 +87,7 @@ async def test_the_accounts_migration_goes_down_and_up_again(postgis_url: str) -
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == head_revision() == "0005"
+    assert await current_revision(postgis_url) == head_revision() == "0006"
 
 
 async def test_declines_and_shifts_migration_goes_down_and_up_again(postgis_url: str) -> None:
@@ -112,7 +112,7 @@ async def test_declines_and_shifts_migration_goes_down_and_up_again(postgis_url:
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == "0005"
+    assert await current_revision(postgis_url) == "0006"
 
 
 async def test_clinics_migration_goes_down_and_up_again(postgis_url: str) -> None:
@@ -133,9 +133,33 @@ async def test_clinics_migration_goes_down_and_up_again(postgis_url: str) -> Non
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == "0005"
+    assert await current_revision(postgis_url) == "0006"
     conn = await asyncpg.connect(postgis_url)
     try:
         assert await conn.fetchval("SELECT to_regclass('clinic.clinics')") is not None
     finally:
         await conn.close()
+
+
+async def test_the_admin_migration_goes_down_and_up_again(postgis_url: str) -> None:
+    import asyncio
+    import gc
+
+    from alembic import command
+
+    from services.database import alembic_config, current_revision
+
+    await migrate(postgis_url)
+    gc.collect()  # see tests.conftest.migrate
+    await asyncio.to_thread(command.downgrade, alembic_config(postgis_url), "0005")
+    assert await current_revision(postgis_url) == "0005"
+    conn = await asyncpg.connect(postgis_url)
+    try:
+        assert await conn.fetchval("SELECT to_regclass('auth.runtime_settings')") is None
+        assert await conn.fetchval("SELECT to_regclass('audit.records_action')") is None
+        assert await conn.fetchval("SELECT to_regclass('audit.records_target')") is not None
+        assert await conn.fetchval("SELECT to_regclass('clinic.clinics')") is not None
+    finally:
+        await conn.close()
+    await migrate(postgis_url)
+    assert await current_revision(postgis_url) == "0006"

@@ -44,6 +44,8 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
         geocoder_contact=settings.geocoder_contact,
         geocode_rate_per_min=settings.geocode_rate_per_min,
         preload_geocoder=True,
+        documents_dir=settings.documents_dir,
+        max_document_bytes=settings.max_document_bytes,
     )
 
 
@@ -139,6 +141,7 @@ def app_from_environment(*, demo: bool = False):  # type: ignore[no-untyped-def]
         )
         await gateway.start(settings.host, settings.ws_port)
         runtime.on_stop.append(gateway.stop)
+        runtime.ops.websocket_connections = lambda: len(gateway.clients)
         if demo:
             from tot.demo import CityDemo, demo_config_from_environment
 
@@ -156,7 +159,9 @@ def app_from_environment(*, demo: bool = False):  # type: ignore[no-untyped-def]
         runtime.on_stop.append(keep_the_collector_off_the_heap())
         return runtime
 
-    app = create_app(start, cors_origins=settings.cors_origins)
+    app = create_app(
+        start, cors_origins=settings.cors_origins, max_upload_bytes=settings.max_document_bytes
+    )
     app.state.ws_port = settings.ws_port  # the pages open their WebSockets there
     return app
 

@@ -93,6 +93,13 @@ class Settings(BaseSettings):
         le=3_600.0,
         description="a doctor's socket silent this long is closed and the doctor goes offline",
     )
+    documents_dir: Path | None = Field(
+        default=None,
+        description="doctors' uploaded scans; unset: a `documents` folder beside the SQLite file",
+    )
+    max_document_bytes: PositiveInt = Field(
+        default=10 * 1024 * 1024, le=100 * 1024 * 1024, description="largest scan accepted"
+    )
     ws_origins: list[str] | None = Field(
         default=None,
         description="browser origins for WebSockets (JSON list); default: cors_origins",

@@ -11,8 +11,9 @@ from fastapi import Path, Request
 
 from accounts import Role, User
 from api.errors import TooManyRequestsError
-from services.auth import ConflictError
+from services.auth import ConflictError, Principal
 from services.bookings import InvalidRequestError
+from services.moderation import Where
 from services.runtime import Runtime
 from storage.rate_limit import RateLimit
 
@@ -52,8 +53,25 @@ def epoch_of(moment: datetime | None, field: str) -> float | None:
     return utc.timestamp()
 
 
+def moment(text: str | None, field: str) -> float | None:
+    """Epoch seconds of an RFC 3339 date-time in a query (its pattern already checked; a
+    day its month lacks, such as 02-30, is a 422, as the schema's format says)."""
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.upper())
+    except ValueError:
+        raise InvalidRequestError(f"{field} is not a date-time") from None
+    return epoch_of(parsed, field)
+
+
 def request_id(request: Request) -> str:
     return str(request.scope.get("tot.request_id", ""))
+
+
+def where(who: Principal, request: Request) -> Where:
+    """Who asks and from where, for the audit trail."""
+    return Where(who, request_id(request), client_ip(request))
 
 
 async def enforce(runtime: Runtime, what: str, keys: list[str], limit: RateLimit) -> None:

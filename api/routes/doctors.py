@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from accounts import DoctorDocument, Role
-from api.openapi import FIX_CONFLICT, OFF_THE_MAP, problems
-from api.routes.common import Identifier, epoch_of
+from accounts import DOCUMENT_TYPES, DoctorDocument, Role
+from api.openapi import FIX_CONFLICT, NOT_A_SCAN, OFF_THE_MAP, problems
+from api.routes.common import Identifier, epoch_of, where
 from api.schemas import (
     AvailabilityIn,
     DoctorChoiceOut,
@@ -19,11 +19,10 @@ from api.schemas import (
     DocumentOut,
     PositionIn,
     ShiftStart,
-    at,
-    instant,
 )
 from api.security import AnyUserDep, DoctorDep, PatientDep, RuntimeDep
-from api.views import doctor_public, doctor_state_out
+from api.uploads import UPLOAD_BODY, file_response, multipart_file
+from api.views import doctor_public, doctor_state_out, document_out
 from services.auth import NotFoundError, new_id
 from services.bookings import VisitRequest
 
@@ -86,6 +85,36 @@ async def my_documents(who: DoctorDep, runtime: RuntimeDep) -> list[DocumentOut]
     return [document_out(d) for d in await runtime.accounts.documents_of(who.user_id)]
 
 
+@router.post(
+    "/me/documents/{document_id}/file",
+    summary="Upload the scan of one's document (PDF, JPEG or PNG; its review starts again)",
+    description="A multipart/form-data body with the file as the part `file`. The type is "
+    "read from the file's first bytes (415 for anything but PDF, JPEG or PNG); larger than "
+    "the limit (10 MB by default): 413.",
+    responses=problems(404, 413, 422, described={415: NOT_A_SCAN}),
+    openapi_extra=UPLOAD_BODY,
+)
+async def upload_document_file(
+    document_id: Identifier, who: DoctorDep, runtime: RuntimeDep, request: Request
+) -> DocumentOut:
+    data = await multipart_file(request, "file")
+    document = await runtime.moderation.upload(where(who, request), document_id, data)
+    return document_out(document)
+
+
+@router.get(
+    "/me/documents/{document_id}/file",
+    summary="One's own uploaded scan",
+    response_class=Response,
+    responses={**problems(404), 200: {"content": {t: {} for t in DOCUMENT_TYPES}}},
+)
+async def my_document_file(
+    document_id: Identifier, who: DoctorDep, runtime: RuntimeDep, request: Request
+) -> Response:
+    document, data = await runtime.moderation.file(where(who, request), document_id)
+    return file_response(document, data)
+
+
 @router.get(
     "/available",
     summary="Doctors free now who fit a visit, nearest by road first (to choose one)",
@@ -128,11 +157,3 @@ async def doctor_profile(
     if user is None or user.role is not Role.DOCTOR or not user.is_active:
         raise NotFoundError(f"no doctor {doctor_id!r}")
     return doctor_public(user)
-
-
-def document_out(d: DoctorDocument) -> DocumentOut:
-    return DocumentOut(
-        id=d.document_id, kind=d.kind, number=d.number, issued_by=d.issued_by,
-        valid_until=at(d.valid_until_s), uploaded_at=instant(d.uploaded_s),
-        sha256=d.sha256,
-    )  # fmt: skip
