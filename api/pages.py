@@ -2,7 +2,8 @@
 
 - The web application (`web/`, TypeScript and Preact, built by Vite into `web/dist/`,
   committed so that running the engine needs no Node.js): the patient's app under
-  `/patient/...`, the doctor's under `/doctor/...`, and `/` choosing between them. Every
+  `/patient/...`, the doctor's under `/doctor/...`, the clinic's under `/clinic/...`, the
+  admin panel under `/admin/...`, and `/` choosing between them. Every
   client route answers `index.html` (the app routes in the browser); hashed assets under
   `/assets/` are cached for a year; the service worker and the manifest are at the root
   scope.
@@ -35,7 +36,18 @@ WEB_DIST = Path(
     os.environ.get("TOT_WEB_DIST") or Path(__file__).resolve().parent.parent / "web" / "dist"
 )
 PAGES = {"/operator": "operator.html"}
-APP_ROUTES = ("/", "/patient", "/patient/{rest:path}", "/doctor", "/doctor/{rest:path}")
+APP_ROUTES = (
+    "/",
+    "/patient",
+    "/patient/{rest:path}",
+    "/doctor",
+    "/doctor/{rest:path}",
+    # The desk apps: the clinic's (role clinic_admin) and the admin panel (role admin).
+    "/clinic",
+    "/clinic/{rest:path}",
+    "/admin",
+    "/admin/{rest:path}",
+)
 
 # The old pages load scripts, styles and data from this server only, and open WebSockets
 # to the gateway (another port of this host, hence ws: / wss:).
