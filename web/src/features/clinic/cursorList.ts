@@ -63,8 +63,9 @@ export function createCursorList<T>(
       if (gen !== generation) return; // the filters changed meanwhile
       store.set((s) => ({
         ...s,
-        items: cursor ? [...s.items, ...page.items] : page.items,
-        nextCursor: page.next_cursor ?? null,
+        // An answer without items (an older engine's page) reads as an empty page.
+        items: cursor ? [...s.items, ...(page?.items ?? [])] : page?.items ?? [],
+        nextCursor: page?.next_cursor ?? null,
         loaded: true,
         loading: false,
       }));
