@@ -106,6 +106,13 @@ export function AreaMap({ area, label, onClickPoint, onSelect, onMoveVertex, onD
             source: "area-vertices",
             paint: { "circle-radius": 6, "circle-color": ["case", ["==", ["get", "draft"], 1], "#b91c1c", "#c2410c"], "circle-stroke-color": "#ffffff", "circle-stroke-width": 2 },
           });
+          // The saved area in view.
+          const points = latest.current.area.polygons.flat();
+          if (points.length >= 3) {
+            const lons = points.map((p) => p[0]);
+            const lats = points.map((p) => p[1]);
+            m.fitBounds([[Math.min(...lons), Math.min(...lats)], [Math.max(...lons), Math.max(...lats)]], { padding: 40, maxZoom: 16, duration: 0 });
+          }
           setReady(true);
         });
         let dragging: { polygon: number; vertex: number } | null = null;
