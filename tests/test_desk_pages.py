@@ -77,6 +77,11 @@ ISSUE_14_ROUTES = (
 )
 
 
+EXPECTED_REFUSAL = re.compile(
+    r"status of (409|422) .*/api/v1/admin/(users/[A-Za-z0-9_-]+/role|settings)'", re.S
+)
+
+
 class Backend:
     """Which of issue 14's routes the engine under test has."""
 
@@ -199,6 +204,7 @@ def test_clinic_and_admin_end_to_end_in_chromium(tmp_path: Path, graph_cache_dir
                 admin.keyboard.type(operator_email)
                 row = admin.locator("#users tbody tr")
                 expect(row).to_have_count(1)
+                expect(row).to_contain_text(operator_email)
                 row.locator("button").click()
                 panel = admin.locator("#user-panel")
                 expect(panel).to_contain_text(operator_email)
@@ -214,6 +220,7 @@ def test_clinic_and_admin_end_to_end_in_chromium(tmp_path: Path, graph_cache_dir
                 # One's own role: the server refuses and says why.
                 admin.fill("#users-q", ADMIN_EMAIL)
                 expect(row).to_have_count(1)
+                expect(row).to_contain_text(ADMIN_EMAIL)
                 row.locator("button").click()
                 admin.select_option("#role-new", "operator")
                 admin.fill("#role-reason", "проверка")
@@ -254,7 +261,7 @@ def test_clinic_and_admin_end_to_end_in_chromium(tmp_path: Path, graph_cache_dir
                 expect(admin.locator("#set-offer_ttl_s")).not_to_have_value("")
                 admin.fill("#set-offer_ttl_s", "abc")
                 admin.click("#settings-save")
-                expect(admin.locator("#set-offer_ttl_s-error")).to_have_text("Введите целое число")
+                expect(admin.locator("#set-offer_ttl_s-error")).to_have_text("Введите число")
                 admin.fill("#set-offer_ttl_s", "999999")
                 admin.click("#settings-save")
                 expect(admin.locator("#set-offer_ttl_s-error")).to_be_visible()  # the server's
@@ -409,7 +416,10 @@ def test_clinic_and_admin_end_to_end_in_chromium(tmp_path: Path, graph_cache_dir
             seed.http.close()
     print(f"desk apps: axe {axe}; missing routes in this engine: {sorted(set(backend.missing))}")
     assert not watch.outside, watch.outside
-    assert not watch.problems, watch.problems
+    # The refusals the flow asks for (one's own role: 409; an offer time out of range:
+    # 422) are logged by Chromium as failed loads; anything else is a problem.
+    problems = [p for p in watch.problems if not EXPECTED_REFUSAL.search(p)]
+    assert not problems, problems
     assert all(v == 0 for v in axe.values()), axe
     target = os.environ.get("TOT_SCREENSHOTS_DIR")
     if target:

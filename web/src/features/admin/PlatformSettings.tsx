@@ -60,8 +60,9 @@ export function PlatformSettingsScreen() {
         numbers[key] = null;
         continue;
       }
-      if (!/^\d+$/.test(v)) found[key] = t("admin.wholeNumber");
-      else numbers[key] = Number(v);
+      // Seconds may have a fraction; the number of offers is whole.
+      if (!(key === "max_offers" ? /^\d+$/ : /^\d+([.,]\d+)?$/).test(v)) found[key] = t(key === "max_offers" ? "admin.wholeNumber" : "admin.numberExpected");
+      else numbers[key] = Number(v.replace(",", "."));
     }
     setErrors(found);
     if (Object.keys(found).length) {
@@ -154,7 +155,7 @@ export function PlatformSettingsScreen() {
                 ))}
               </tbody>
             </table>
-            {errors.emergency_numbers && (
+            {errors.emergency_numbers && !Object.keys(errors).some((k) => k.startsWith("emergency_numbers.")) && (
               <p class="error" role="alert" id="set-emergency_numbers-error">
                 {errors.emergency_numbers}
               </p>

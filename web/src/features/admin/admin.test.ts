@@ -25,14 +25,20 @@ describe("a problem document's errors", () => {
     expect(
       fieldErrors({
         errors: [
-          { loc: ["body", "offer_ttl_s"], msg: "Input should be less than or equal to 600" },
-          { loc: ["body", "emergency_numbers", 1, "number"], msg: "String should match pattern" },
+          { loc: ["body", "offer_ttl_s", "float"], msg: "Input should be less than or equal to 300" },
+          { loc: ["body", "emergency_numbers", "1", "number"], msg: "String should match pattern" },
+          { loc: ["body", "emergency_numbers", "2", "label_ru"], msg: "String should have at least 1 character" },
           { loc: ["body"], msg: "ignored" },
         ],
       }),
     ).toEqual({
-      offer_ttl_s: "Input should be less than or equal to 600",
+      offer_ttl_s: "Input should be less than or equal to 300",
+      "offer_ttl_s.float": "Input should be less than or equal to 300",
+      emergency_numbers: "String should match pattern",
+      "emergency_numbers.1": "String should match pattern",
       "emergency_numbers.1.number": "String should match pattern",
+      "emergency_numbers.2": "String should have at least 1 character",
+      "emergency_numbers.2.label_ru": "String should have at least 1 character",
     });
     expect(fieldErrors(null)).toEqual({});
   });

@@ -6,6 +6,7 @@ import { Alert, Button, Field, useFocusHeading } from "../../components/ui";
 import { errorText } from "../../components/errors";
 import { useT, type MessageKey } from "../../i18n";
 import { ApiError } from "../../lib/http";
+import { checkPhone, normalisePhone } from "../auth/validate";
 import { AreaMap } from "./AreaMap";
 import { clinicsApi, type Clinic } from "./api";
 import { fromRows, toRows, type DayRow } from "./hours";
@@ -80,6 +81,8 @@ export function ClinicSettings({ clinic, onSaved }: { clinic: Clinic; onSaved: (
     setSaved(false);
     const found: Record<string, string> = {};
     if (!name.trim()) found.name = t("clinic.nameRequired");
+    const phoneProblem = checkPhone(phone);
+    if (phoneProblem) found.phone = t(phoneProblem);
     if (email.trim() && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim())) found.email = t("clinic.emailInvalid");
     const { hours, bad } = fromRows(rows);
     if (bad.length) found.opening_hours = t("clinic.hoursInvalid", { days: bad.map((d) => t(WEEKDAYS[d]!)).join(", ") });
@@ -90,9 +93,10 @@ export function ClinicSettings({ clinic, onSaved }: { clinic: Clinic; onSaved: (
     try {
       const next = await clinicsApi.patch(clinic.clinic_id, {
         name: name.trim(),
-        phone: phone.trim() || null,
-        email: email.trim() || null,
-        address: address.trim() || null,
+        // An empty contact is "" (null would mean "leave it as it is").
+        phone: normalisePhone(phone.trim()),
+        email: email.trim(),
+        address: address.trim(),
         timezone,
         opening_hours: hours,
         area: toMultiPolygon(area),
