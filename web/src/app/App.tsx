@@ -1,5 +1,5 @@
 import { useEffect } from "preact/hooks";
-import { DeskApp, deskApp, deskTitle, type DeskName } from "./desk";
+import { DeskApp, InvitationPage, deskApp, deskTitle, type DeskName } from "./desk";
 import { Button, LanguageSwitch, Spinner } from "../components/ui";
 import { DoctorApp } from "../features/doctor/DoctorApp";
 import { SignIn } from "../features/auth/SignIn";
@@ -32,6 +32,7 @@ export function App() {
   }, [app, desk, t]);
 
   if (!app) return <Landing />;
+  if (path === "/doctor/invite") return <InvitationPage />;
   if (session.status === "unknown") return <Spinner label={t("app.loading")} />;
   if (session.status === "signedOut") {
     return (

@@ -37,3 +37,13 @@ export function DeskApp({ name, user }: { name: DeskName; user: User }) {
   const { Component } = app;
   return <Component user={user} />;
 }
+
+/** The page an invited doctor opens (/doctor/invite#<token>), in the clinic's chunk. */
+export function InvitationPage() {
+  const t = useT();
+  const [Page, setPage] = useState<ComponentType | null>(null);
+  useEffect(() => {
+    void import("../features/clinic/Invitation").then((m) => setPage(() => m.default));
+  }, []);
+  return Page ? <Page /> : <Spinner label={t("app.loading")} />;
+}
