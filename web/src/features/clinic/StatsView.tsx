@@ -1,7 +1,7 @@
 /** Call statistics as charts (and tables), with the period picker and the CSV exports:
  * the clinic's, or the platform's in the admin panel (with a clinic filter). */
 import type { ComponentChildren } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { Alert, Button, Field } from "../../components/ui";
 import { errorText } from "../../components/errors";
 import { useLocale, useT } from "../../i18n";
@@ -25,22 +25,32 @@ const CSV_LABEL: Record<CsvTable, MessageKey> = {
 export function StatsView({ base, extra = {}, children }: { base: string; extra?: Record<string, string | null>; children?: ComponentChildren }) {
   const t = useT();
   const locale = useLocale();
-  const initial = lastDays(isoDate(new Date()), 30);
-  const [since, setSince] = useState(initial.since);
-  const [until, setUntil] = useState(initial.until);
-  const [applied, setApplied] = useState(initial);
+  // The first answer is the server's default (the last 30 days in the clinic's own time
+  // zone); the fields then show its dates.
+  const [since, setSince] = useState("");
+  const [until, setUntil] = useState("");
+  const [applied, setApplied] = useState<{ since: string; until: string } | null>(null);
   const [stats, setStats] = useState<Stats | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
   const [periodError, setPeriodError] = useState<MessageKey | null>(null);
   const [busy, setBusy] = useState(false);
   const extraKey = JSON.stringify(extra);
+  const clinicToday = useRef<string | null>(null);
 
   useEffect(() => {
     let live = true;
     setBusy(true);
     setFailure(null);
-    fetchStats(base, { since: applied.since, until: applied.until, ...extra })
-      .then((s) => live && setStats(s))
+    fetchStats(base, { since: applied?.since, until: applied?.until, ...extra })
+      .then((s) => {
+        if (!live) return;
+        setStats(s);
+        if (!applied) {
+          clinicToday.current = String(s.until);
+          setSince(String(s.since));
+          setUntil(String(s.until));
+        }
+      })
       .catch((exc: unknown) => live && setFailure(errorText(t, exc)))
       .finally(() => live && setBusy(false));
     return () => {
@@ -56,7 +66,8 @@ export function StatsView({ base, extra = {}, children }: { base: string; extra?
     if (!problem) setApplied({ since, until });
   };
   const preset = (days: number) => {
-    const p = lastDays(isoDate(new Date()), days);
+    // "Today" is the clinic's (the last answer's end), else this device's.
+    const p = lastDays(clinicToday.current ?? isoDate(new Date()), days);
     setSince(p.since);
     setUntil(p.until);
     setPeriodError(null);
@@ -66,7 +77,7 @@ export function StatsView({ base, extra = {}, children }: { base: string; extra?
     v === null || v === undefined ? "—" : new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 1 }).format(v);
   const dur = (s: number | null | undefined) => (s === null || s === undefined ? "—" : formatDuration(s, locale));
   const num = (v: number) => new Intl.NumberFormat(locale).format(v);
-  const params = { since: applied.since, until: applied.until, ...extra };
+  const params = { since: stats ? String(stats.since) : applied?.since, until: stats ? String(stats.until) : applied?.until, ...extra };
 
   return (
     <div class="stats" aria-busy={busy ? "true" : "false"}>
@@ -223,7 +234,7 @@ export function StatsView({ base, extra = {}, children }: { base: string; extra?
                   data-table={table}
                   onClick={(event) => {
                     event.preventDefault();
-                    downloadFile(url, csvFileName(table, applied.since, applied.until)).catch((exc: unknown) => setFailure(errorText(t, exc)));
+                    downloadFile(url, csvFileName(table, params.since ?? "", params.until ?? "")).catch((exc: unknown) => setFailure(errorText(t, exc)));
                   }}
                 >
                   {t(CSV_LABEL[table])}
