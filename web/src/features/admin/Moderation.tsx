@@ -83,7 +83,15 @@ function ModerationCard({ item, onDone }: { item: ModerationItem; onDone: () => 
         <h2 id={`mod-name-${id}`}>{`${item.first_name} ${item.last_name}`.trim() || item.email}</h2>
         <span class="muted small">{t("admin.submittedAt", { when: formatDateTime(item.submitted_at, locale) })}</span>
       </div>
-      <p class="muted small">{item.email}</p>
+      <p class="muted small">
+        {item.email}
+        {item.verification === "rejected" && (
+          <>
+            {" · "}
+            <span class="badge">{t("admin.rejectedBefore")}</span>
+          </>
+        )}
+      </p>
       {item.documents.length ? (
         <ul class="docs">
           {item.documents.map((doc) => (

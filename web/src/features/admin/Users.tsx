@@ -114,6 +114,14 @@ function UserPanel({ user, me, onChange }: { user: AdminUser; me: User; onChange
   const [done, setDone] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [missing, setMissing] = useState<string | null>(null);
+  const [clinics, setClinics] = useState<{ clinic_id: string; name: string }[]>([]);
+  useEffect(() => {
+    if (role !== "clinic_admin" || clinics.length) return;
+    adminApi
+      .clinics("limit=200")
+      .then((page) => setClinics(page.items ?? []))
+      .catch(() => undefined);
+  }, [role, clinics.length]);
 
   const run = async (work: () => Promise<AdminUser>, message: MessageKey, reasonField?: { id: string; value: string }) => {
     setFailure(null);
@@ -193,7 +201,14 @@ function UserPanel({ user, me, onChange }: { user: AdminUser; me: User; onChange
         </Field>
         {role === "clinic_admin" && (
           <Field id="role-clinic" label={t("admin.clinicId")}>
-            <input id="role-clinic" value={clinicId} onInput={(e) => setClinicId(e.currentTarget.value)} />
+            <input id="role-clinic" list="role-clinics" value={clinicId} onInput={(e) => setClinicId(e.currentTarget.value)} />
+            <datalist id="role-clinics">
+              {clinics.map((c) => (
+                <option key={c.clinic_id} value={c.clinic_id}>
+                  {c.name}
+                </option>
+              ))}
+            </datalist>
           </Field>
         )}
         <Field id="role-reason" label={t("admin.reason")} error={missing === "role-reason" ? t("admin.reasonRequired") : null}>

@@ -24,6 +24,8 @@ export interface ModerationItem {
   email: string;
   clinic_id: string | null;
   submitted_at: string;
+  /** "rejected": turned down before, with a new document since. */
+  verification?: "pending" | "verified" | "rejected";
   documents: AdminDocument[];
 }
 
