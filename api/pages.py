@@ -3,7 +3,8 @@
 - The web application (`web/`, TypeScript and Preact, built by Vite into `web/dist/`,
   committed so that running the engine needs no Node.js): the patient's app under
   `/patient/...`, the doctor's under `/doctor/...`, the operator console under
-  `/operator`, and `/` choosing between them. Every
+  `/operator`, the clinic's under `/clinic/...`, the admin panel under `/admin/...`, and
+  `/` choosing between them. Every
   client route answers `index.html` (the app routes in the browser); hashed assets under
   `/assets/` are cached for a year; the service worker and the manifest are at the root
   scope.
@@ -37,6 +38,8 @@ WEB_DIST = Path(
 APP_ROUTES = (
     "/", "/patient", "/patient/{rest:path}", "/doctor", "/doctor/{rest:path}",
     "/operator", "/operator/{rest:path}",
+    # The desk apps: the clinic's (role clinic_admin) and the admin panel (role admin).
+    "/clinic", "/clinic/{rest:path}", "/admin", "/admin/{rest:path}",
 )  # fmt: skip
 
 # The plain pages (the AsyncAPI reader) load scripts, styles and data from this server

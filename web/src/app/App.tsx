@@ -1,10 +1,10 @@
 import { useEffect } from "preact/hooks";
+import { DeskApp, InvitationPage, OperatorPage, deskApp, deskTitle, type DeskName } from "./desk";
 import { Button, LanguageSwitch, Spinner } from "../components/ui";
 import { DoctorApp } from "../features/doctor/DoctorApp";
 import { SignIn } from "../features/auth/SignIn";
 import { session$, signOut } from "../features/auth/session";
 import { PatientApp } from "../features/patient/PatientApp";
-import { OperatorConsole } from "../features/operator/OperatorConsole";
 import { isLocale, locale$, useT } from "../i18n";
 import { onLinkClick, useLocation } from "../lib/router";
 import { useStore } from "../lib/store";
@@ -25,13 +25,15 @@ export function App() {
     if (isLocale(accountLocale)) locale$.set(accountLocale);
   }, [accountLocale]);
 
-  const app = path.startsWith("/doctor") ? "doctor" : path.startsWith("/patient") ? "patient" : null;
+  const desk = deskApp(path);
+  const app = path.startsWith("/doctor") ? "doctor" : path.startsWith("/patient") ? "patient" : desk;
   useEffect(() => {
-    document.title = app === "doctor" ? t("app.doctorTitle") : app === "patient" ? t("app.patientTitle") : t("app.brand");
-  }, [app, t]);
+    document.title = desk ? deskTitle(desk, t) : app === "doctor" ? t("app.doctorTitle") : app === "patient" ? t("app.patientTitle") : t("app.brand");
+  }, [app, desk, t]);
 
-  if (path.startsWith("/operator")) return <OperatorConsole />;
+  if (path.startsWith("/operator")) return <OperatorPage />;
   if (!app) return <Landing />;
+  if (path === "/doctor/invite") return <InvitationPage />;
   if (session.status === "unknown") return <Spinner label={t("app.loading")} />;
   if (session.status === "signedOut") {
     return (
@@ -41,22 +43,24 @@ export function App() {
             {t("signin.expired")}
           </p>
         )}
-        <SignIn app={app} />
+        {desk ? <SignIn app={desk} title={t(desk === "clinic" ? "clinic.signinTitle" : "admin.signinTitle")} lead={t(desk === "clinic" ? "clinic.signinLead" : "admin.signinLead")} /> : <SignIn app={app} />}
       </>
     );
   }
   const user = session.user;
-  if (user.role !== app) {
+  const wanted: string = desk === "clinic" ? "clinic_admin" : app;
+  if (user.role !== wanted) {
     return (
       <main id="main" class="narrow">
         <h1>{t("app.wrongRoleTitle")}</h1>
-        <p>{t("app.wrongRole", { role: t(user.role === "doctor" ? "role.doctor" : user.role === "patient" ? "role.patient" : "role.staff") })}</p>
+        <p>{t("app.wrongRole", { role: t(user.role === "doctor" ? "role.doctor" : user.role === "patient" ? "role.patient" : user.role === "clinic_admin" ? "clinic.roleName" : user.role === "admin" ? "admin.roleName" : "role.staff") })}</p>
         <Button kind="primary" onClick={() => void signOut()} id="signout">
           {t("signin.signOut")}
         </Button>
       </main>
     );
   }
+  if (desk) return <DeskApp name={desk as DeskName} user={user} />;
   return app === "patient" ? <PatientApp user={user} /> : <DoctorApp user={user} />;
 }
 
@@ -78,6 +82,14 @@ function Landing() {
         <a class="action later" href="/doctor" id="link-doctor">
           <span class="action-title">{t("landing.doctor")}</span>
           <span class="action-sub">{t("landing.doctorSub")}</span>
+        </a>
+        <a class="action plain" href="/clinic" id="link-clinic" data-native="true">
+          <span class="action-title">{t("clinic.landing")}</span>
+          <span class="action-sub">{t("clinic.landingSub")}</span>
+        </a>
+        <a class="action plain" href="/admin" id="link-admin" data-native="true">
+          <span class="action-title">{t("admin.landing")}</span>
+          <span class="action-sub">{t("admin.landingSub")}</span>
         </a>
         <a class="action plain" href="/operator" id="link-operator" data-native="true">
           <span class="action-title">{t("landing.operator")}</span>

@@ -8,7 +8,7 @@ import { checkEmail, checkName, checkPassword, checkPhone, normalisePhone } from
 
 type Mode = "login" | "register";
 
-export function SignIn({ app }: { app: "patient" | "doctor" }) {
+export function SignIn({ app, title, lead }: { app: "patient" | "doctor" | "clinic" | "admin"; title?: string; lead?: string }) {
   const t = useT();
   const [mode, setMode] = useState<Mode>("login");
   const [email, setEmail] = useState("");
@@ -72,8 +72,8 @@ export function SignIn({ app }: { app: "patient" | "doctor" }) {
         <span class="brand">{t("app.brand")}</span>
         <LanguageSwitch />
       </div>
-      <h1>{app === "patient" ? t("signin.patientTitle") : t("signin.doctorTitle")}</h1>
-      <p class="lead">{app === "patient" ? t("signin.patientLead") : t("signin.doctorLead")}</p>
+      <h1>{title ?? (app === "patient" ? t("signin.patientTitle") : t("signin.doctorTitle"))}</h1>
+      <p class="lead">{lead ?? (app === "patient" ? t("signin.patientLead") : t("signin.doctorLead"))}</p>
       {app === "patient" && (
         <div class="tabs" role="group" aria-label={t("signin.mode")}>
           <button type="button" id="mode-login" aria-pressed={!registering ? "true" : "false"} onClick={() => setMode("login")}>

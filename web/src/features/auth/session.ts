@@ -154,6 +154,12 @@ export async function signIn(email: string, password: string): Promise<User> {
   return loadMe();
 }
 
+/** Signed in with tokens the API gave otherwise (an accepted invitation). */
+export async function signInWithTokens(tokens: Tokens): Promise<User> {
+  keep(tokens);
+  return loadMe();
+}
+
 export interface Registration {
   email: string;
   password: string;
