@@ -633,6 +633,25 @@ def test_the_apps_end_to_end_in_chromium(tmp_path: Path, graph_cache_dir: Path) 
             expect(doctor.locator("#verification")).to_have_attribute("data-verified", "true")
             doctor.click("#doc-submit")
             expect(doctor.locator("#doc-number-error")).to_be_visible()
+            # A renamed file is refused by its bytes; a real PDF goes with its scan.
+            doctor.fill("#doc-number", "77-01-004512")
+            doctor.fill("#doc-issuer", "Минздрав")
+            fake = {"name": "licence.pdf", "mimeType": "application/pdf", "buffer": b"GIF89a..."}
+            doctor.set_input_files("#doc-file", files=[fake])
+            doctor.click("#doc-submit")
+            expect(doctor.locator("#doc-file-error")).to_be_visible()
+            pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+            scan = {"name": "licence.pdf", "mimeType": "application/pdf", "buffer": pdf}
+            doctor.set_input_files("#doc-file", files=[scan])
+            doctor.click("#doc-submit")
+            expect(doctor.locator("#doc-done")).to_be_visible()
+            uploaded = doctor.locator("#documents li").last
+            expect(uploaded).to_contain_text("77-01-004512")
+            if "/api/v1/doctors/me/documents/{document_id}/file" in paths:
+                expect(uploaded.locator("[data-review]")).to_have_attribute(
+                    "data-review", "pending"
+                )
+                expect(uploaded.locator("[data-review]")).to_have_text("на проверке")
             _axe(doctor, "doctor: profile", axe)
             _shoot(doctor, tmp_path, "doctor-profile", shots)
 

@@ -62,13 +62,14 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
   const { method = "GET", body, headers = {}, auth = true, signal } = options;
   const send = async (token: string | null): Promise<Response> => {
     const h: Record<string, string> = { Accept: "application/json", ...headers };
-    if (body !== undefined) h["Content-Type"] = "application/json";
+    const form = typeof FormData !== "undefined" && body instanceof FormData;
+    if (body !== undefined && !form) h["Content-Type"] = "application/json";
     if (auth && token) h.Authorization = `Bearer ${token}`;
     try {
       return await fetch(API + path, {
         method,
         headers: h,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : form ? (body as FormData) : JSON.stringify(body),
         signal,
         credentials: "same-origin",
       });

@@ -28,6 +28,9 @@ export interface User {
   /** Added with issue 13's backend: absent on an older engine. */
   locale?: "ru" | "en" | null;
   saved_addresses?: SavedAddress[];
+  /** A doctor's verification and, when rejected, why (issue 14's backend). */
+  verification?: "pending" | "verified" | "rejected";
+  verification_reason?: string | null;
 }
 
 export interface Tokens {

@@ -7,7 +7,7 @@ import { loadMe, signOut, updateUser } from "../auth/session";
 import type { User } from "../auth/types";
 import { updateProfile } from "../patient/api";
 import { useWords } from "../patient/components";
-import { addDocument, checkDocumentFile, listDocuments, sha256Hex, type DocumentOut } from "./documents";
+import { addDocument, checkDocumentFile, listDocuments, sha256Hex, uploadDocumentFile, type DocumentOut } from "./documents";
 
 const KINDS: { code: string; key: MessageKey }[] = [
   { code: "license", key: "documents.license" },
@@ -56,14 +56,17 @@ export function DoctorProfile({ user }: { user: User }) {
     setBusy(true);
     try {
       const sha256 = await sha256Hex(bytes);
-      const doc = await addDocument({
+      const added = await addDocument({
         kind,
         number: number.trim(),
         issued_by: issuer.trim(),
         valid_until: validUntil ? new Date(`${validUntil}T00:00:00Z`).toISOString() : null,
         sha256,
       });
-      setDocs((d) => [...(d ?? []), doc]);
+      setDocs((d) => [...(d ?? []), added]);
+      // The scan itself, for the reviewers: only admins and this doctor can open it.
+      const doc = await uploadDocumentFile(added.document_id ?? added.id, file!, file!.name);
+      setDocs((d) => (d ?? []).map((x) => (x.id === doc.id ? doc : x)));
       setDone(true);
       setNumber("");
       setIssuer("");
@@ -85,8 +88,12 @@ export function DoctorProfile({ user }: { user: User }) {
           {user.rating !== null ? t("doctor.rating", { rating: formatRating(user.rating, locale) }) : t("doctor.noRating")}
           {user.languages.length ? ` · ${user.languages.map(words.language).join(", ")}` : ""}
         </p>
-        <p id="verification" data-verified={user.is_verified ? "true" : "false"} class={user.is_verified ? "ok" : "warn"}>
-          {user.is_verified ? t("verify.verified") : t("verify.pending")}
+        <p id="verification" data-verified={user.is_verified ? "true" : "false"} data-state={user.verification ?? (user.is_verified ? "verified" : "pending")} class={user.is_verified ? "ok" : "warn"}>
+          {user.is_verified
+            ? t("verify.verified")
+            : user.verification === "rejected"
+              ? t("verify.rejected", { reason: user.verification_reason ?? "" })
+              : t("verify.pending")}
         </p>
       </section>
       <section class="card" aria-labelledby="docs-title">
@@ -99,7 +106,7 @@ export function DoctorProfile({ user }: { user: User }) {
                 <b>{t(KINDS.find((k) => k.code === d.kind)?.key ?? "documents.other")}</b> № {d.number} · {d.issued_by}
                 {d.valid_until ? ` · ${t("documents.validUntil", { date: formatDate(d.valid_until, locale) })}` : ""}
               </span>
-              <span class={`badge ${user.is_verified ? "ok" : "warn"}`}>{user.is_verified ? t("documents.accepted") : t("documents.inReview")}</span>
+              <DocumentReview doc={d} verified={user.is_verified} />
             </li>
           ))}
         </ul>
@@ -127,7 +134,7 @@ export function DoctorProfile({ user }: { user: User }) {
             <input
               id="doc-file"
               type="file"
-              accept="application/pdf,image/jpeg,image/png,image/webp"
+              accept="application/pdf,image/jpeg,image/png"
               aria-invalid={errors.file ? "true" : undefined}
               aria-describedby={errors.file ? "doc-file-error" : "doc-file-hint"}
               onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0] ?? null)}
@@ -152,5 +159,23 @@ export function DoctorProfile({ user }: { user: User }) {
         {t("signin.signOut")}
       </Button>
     </main>
+  );
+}
+
+/** A document's review state as the engine keeps it (older engines: the account's). */
+function DocumentReview({ doc, verified }: { doc: DocumentOut; verified: boolean }) {
+  const t = useT();
+  const review = doc.review ?? (verified ? "approved" : "pending");
+  if (review === "rejected") {
+    return (
+      <span class="badge warn" data-review="rejected">
+        {t("documents.rejected", { reason: doc.review_reason ?? "" })}
+      </span>
+    );
+  }
+  return (
+    <span class={`badge ${review === "approved" ? "ok" : "warn"}`} data-review={review}>
+      {review === "approved" ? t("documents.accepted") : doc.has_file === false ? t("documents.noScan") : t("documents.inReview")}
+    </span>
   );
 }

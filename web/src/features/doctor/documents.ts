@@ -2,17 +2,23 @@
 import { api } from "../../lib/http";
 import type { MessageKey } from "../../i18n";
 
-export const DOCUMENT_TYPES = ["application/pdf", "image/jpeg", "image/png", "image/webp"] as const;
+/** What the engine takes (it reads the type from the bytes too). */
+export const DOCUMENT_TYPES = ["application/pdf", "image/jpeg", "image/png"] as const;
 export const MAX_DOCUMENT_BYTES = 10 * 1024 * 1024;
 
 export interface DocumentOut {
   id: string;
+  document_id?: string;
   kind: string;
   number: string;
   issued_by: string;
   valid_until: string | null;
   uploaded_at: string;
   sha256: string;
+  /** The scan is stored on the engine (issue 14's backend; absent on an older one). */
+  has_file?: boolean;
+  review?: "pending" | "approved" | "rejected";
+  review_reason?: string | null;
 }
 
 /** null when the file will do, else why not. The type is read from the first bytes too:
@@ -32,7 +38,6 @@ export function sniff(b: Uint8Array): string | null {
   if (starts(0x25, 0x50, 0x44, 0x46, 0x2d)) return "application/pdf"; // %PDF-
   if (starts(0xff, 0xd8, 0xff)) return "image/jpeg";
   if (starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return "image/png";
-  if (starts(0x52, 0x49, 0x46, 0x46) && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return "image/webp";
   return null;
 }
 
@@ -47,4 +52,11 @@ export function listDocuments(): Promise<DocumentOut[]> {
 
 export function addDocument(body: { kind: string; number: string; issued_by: string; valid_until: string | null; sha256: string }): Promise<DocumentOut> {
   return api<DocumentOut>("/doctors/me/documents", { method: "POST", body });
+}
+
+/** The scan itself, after its document: multipart, part `file`. */
+export function uploadDocumentFile(documentId: string, file: Blob, name: string): Promise<DocumentOut> {
+  const form = new FormData();
+  form.append("file", file, name);
+  return api<DocumentOut>(`/doctors/me/documents/${encodeURIComponent(documentId)}/file`, { method: "POST", body: form });
 }

@@ -58,6 +58,10 @@ describe("documents", () => {
     expect(checkDocumentFile({ type: "application/pdf", size: 0 }, pdf)).toBe("documents.empty");
     expect(checkDocumentFile({ type: "text/plain", size: 10 }, pdf)).toBe("documents.wrongType");
     expect(checkDocumentFile({ type: "application/pdf", size: 10 }, png)).toBe("documents.wrongType");
+    // WebP is refused: the engine takes PDF, JPEG and PNG only.
+    const webp = new Uint8Array([0x52, 0x49, 0x46, 0x46, 0, 0, 0, 0, 0x57, 0x45, 0x42, 0x50]);
+    expect(sniff(webp)).toBeNull();
+    expect(checkDocumentFile({ type: "image/webp", size: 1000 }, webp)).toBe("documents.wrongType");
   });
 });
 
