@@ -31,7 +31,7 @@ from accounts import (
     sniff,
 )
 from services.audit import AuditTrail
-from services.auth import NotFoundError, Principal
+from services.auth import ConflictError, NotFoundError, Principal
 from services.bookings import InvalidRequestError
 from services.errors import TooLargeError, UnsupportedMediaError
 from services.pages import cursor_checked
@@ -115,11 +115,14 @@ class ModerationService:
         return updated
 
     async def file(self, at: Where, document_id: str) -> tuple[DoctorDocument, bytes]:
-        """The scan, for an admin or its owner (404 for anyone else, or with no scan)."""
+        """The scan, for an admin or its owner (404 for anyone else; 409 while the document
+        has no scan yet: it exists, its file is still to come)."""
         document = await self._document(at.who, document_id)
-        data = await self.files.get(document.sha256) if document.has_file else None
+        if not document.has_file:
+            raise ConflictError(f"document {document_id!r} has no scan yet: upload it first")
+        data = await self.files.get(document.sha256)
         if data is None:
-            raise NotFoundError(f"document {document_id!r} has no file")
+            raise NotFoundError(f"document {document_id!r}: its scan is missing from the store")
         if at.who.role is Role.ADMIN:
             self._audit(at, "document.read", "user", document.doctor_id, document_id)
         return document, data

@@ -58,6 +58,14 @@ async def test_a_scan_is_sniffed_kept_and_read_back_by_its_owner_and_admins(api:
     other, other_token = await api.doctor(verified=False)
     document = await add_document(api, token)
     assert document["has_file"] is False and document["review"] == "pending"
+    # Before its scan the document exists and its file is still to come: 409, not 404.
+    for path, who in (
+        (f"/api/v1/doctors/me/documents/{document['document_id']}/file", token),
+        (f"/api/v1/admin/documents/{document['document_id']}/file", api.admin_token),
+    ):
+        r = await api.client.get(path, headers=api.auth(who))
+        assert r.status_code == 409, r.text
+        assert "no scan yet" in r.json()["detail"]
 
     # The client calls it a PNG: what counts is its bytes.
     r = await upload(api, token, document["document_id"], PDF, file=("x.png", PDF, "image/png"))

@@ -229,7 +229,7 @@ async def moderation_queue(
     "/documents/{document_id}/file",
     summary="A doctor's uploaded scan (audited)",
     response_class=Response,
-    responses={**problems(404), 200: {"content": {t: {} for t in DOCUMENT_TYPES}}},
+    responses={**problems(404, 409), 200: {"content": {t: {} for t in DOCUMENT_TYPES}}},
 )
 async def document_file(
     document_id: Identifier, who: AdminDep, runtime: RuntimeDep, request: Request

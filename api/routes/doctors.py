@@ -106,7 +106,7 @@ async def upload_document_file(
     "/me/documents/{document_id}/file",
     summary="One's own uploaded scan",
     response_class=Response,
-    responses={**problems(404), 200: {"content": {t: {} for t in DOCUMENT_TYPES}}},
+    responses={**problems(404, 409), 200: {"content": {t: {} for t in DOCUMENT_TYPES}}},
 )
 async def my_document_file(
     document_id: Identifier, who: DoctorDep, runtime: RuntimeDep, request: Request
