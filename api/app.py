@@ -17,7 +17,18 @@ from api import errors, openapi
 from api.docs import install_docs
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.pages import install_pages
-from api.routes import admin, asyncapi, auth, bookings, clinics, doctors, geocode, operators, tiles
+from api.routes import (
+    admin,
+    asyncapi,
+    auth,
+    bookings,
+    clinics,
+    doctors,
+    emergency,
+    geocode,
+    operators,
+    tiles,
+)
 from api.routes import map as map_routes  # "map" alone would shadow the builtin
 from api.schemas import Health
 from api.security import RuntimeDep, public
@@ -65,6 +76,7 @@ def create_app(
         api.include_router(module.router)
     api.include_router(tiles.api_router)  # /api/v1/map/info
     api.include_router(geocode.router)
+    api.include_router(emergency.router)  # /emergency/contacts
     api.include_router(clinics.router)  # /clinics
     api.include_router(clinics.admin_router)  # /admin/stats (beside routes/admin.py's)
     api.include_router(clinics.auth_router)  # /auth/invitations/accept

@@ -95,6 +95,15 @@ async def test_settings_apply_at_once_are_audited_and_survive_a_restart(
         assert offer.expires_s - offer.sent_s == pytest.approx(42.5)
         assert offer.doctor_id == doctor_id
 
+        # The apps show the new numbers and advice before an emergency booking.
+        r = await api.client.get("/api/v1/emergency/contacts", headers=api.auth(patient))
+        assert r.status_code == 200, r.text
+        assert r.json()["numbers"] == change["emergency_numbers"]
+        assert r.json()["text_en"] == "Call 103."
+        assert r.json()["text_ru"] == defaults["emergency_text_ru"]
+        r = await api.client.get("/api/v1/emergency/contacts")
+        assert r.status_code == 401
+
         await api.runtime.audit.flush()
         r = await api.client.get(
             "/api/v1/admin/audit", params={"action": "settings.change"}, headers=admin

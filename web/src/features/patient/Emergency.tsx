@@ -1,14 +1,38 @@
-import { useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { errorText } from "../../components/errors";
 import { Alert, Button, Field, useFocusHeading } from "../../components/ui";
 import { useLocale, useT } from "../../i18n";
-import { newKey } from "../../lib/http";
+import { api, newKey } from "../../lib/http";
 import { navigate } from "../../lib/router";
 import type { User } from "../auth/types";
 import { AddressSearch, type PickedAddress } from "../geocode/AddressSearch";
 import { reverseAddress } from "../geocode/api";
 import { createBooking } from "./api";
 import { useWords } from "./components";
+
+export interface EmergencyContacts {
+  numbers: { label_ru: string; label_en: string; number: string }[];
+  text_ru: string;
+  text_en: string;
+}
+
+/** What admins set (`/emergency/contacts`); 103 and 112 with the catalogue's text until it
+ * answers, or when it cannot (offline: the numbers must show whatever happens). */
+function useEmergencyContacts(): EmergencyContacts | null {
+  const [contacts, setContacts] = useState<EmergencyContacts | null>(null);
+  useEffect(() => {
+    let live = true;
+    api<EmergencyContacts>("/emergency/contacts")
+      .then((c) => live && c.numbers.length > 0 && setContacts(c))
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, []);
+  return contacts;
+}
+
+const FALLBACK_NUMBERS = ["103", "112"];
 
 const EMERGENCY_TYPES = ["chest_pain", "breathing_difficulty", "stroke_signs", "unconscious", "severe_bleeding", "fire_or_accident"] as const;
 
@@ -26,6 +50,7 @@ export function Emergency({ user }: { user: User }) {
   const [failure, setFailure] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const key = useRef<string | null>(null);
+  const contacts = useEmergencyContacts();
 
   const here = () => {
     if (!("geolocation" in navigator)) {
@@ -81,14 +106,14 @@ export function Emergency({ user }: { user: User }) {
       <h1>{t("emergency.title")}</h1>
       <section class="card danger" aria-labelledby="call-title">
         <h2 id="call-title">{t("emergency.callFirst")}</h2>
-        <p>{t("emergency.callText")}</p>
+        <p id="emergency-advice">{contacts ? (locale === "ru" ? contacts.text_ru : contacts.text_en) : t("emergency.callText")}</p>
         <div class="dial">
-          <a class="btn danger big" href="tel:103" id="dial-103">
-            {t("emergency.dial", { number: "103" })}
-          </a>
-          <a class="btn danger big" href="tel:112" id="dial-112">
-            {t("emergency.dial", { number: "112" })}
-          </a>
+          {(contacts?.numbers ?? FALLBACK_NUMBERS.map((number) => ({ number, label_ru: "", label_en: "" }))).map((n) => (
+            <a class="btn danger big" href={`tel:${n.number}`} id={`dial-${n.number.replace(/\D/g, "")}`} key={n.number}>
+              {t("emergency.dial", { number: n.number })}
+              {(locale === "ru" ? n.label_ru : n.label_en) && <span class="sub"> · {locale === "ru" ? n.label_ru : n.label_en}</span>}
+            </a>
+          ))}
         </div>
         {step === "call" && (
           <Button id="emergency-continue" onClick={() => setStep("book")}>
