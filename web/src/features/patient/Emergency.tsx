@@ -109,9 +109,8 @@ export function Emergency({ user }: { user: User }) {
         <p id="emergency-advice">{contacts ? (locale === "ru" ? contacts.text_ru : contacts.text_en) : t("emergency.callText")}</p>
         <div class="dial">
           {(contacts?.numbers ?? FALLBACK_NUMBERS.map((number) => ({ number, label_ru: "", label_en: "" }))).map((n) => (
-            <a class="btn danger big" href={`tel:${n.number}`} id={`dial-${n.number.replace(/\D/g, "")}`} key={n.number}>
+            <a class="btn danger big" href={`tel:${n.number}`} id={`dial-${n.number.replace(/\D/g, "")}`} key={n.number} title={(locale === "ru" ? n.label_ru : n.label_en) || undefined}>
               {t("emergency.dial", { number: n.number })}
-              {(locale === "ru" ? n.label_ru : n.label_en) && <span class="sub"> · {locale === "ru" ? n.label_ru : n.label_en}</span>}
             </a>
           ))}
         </div>
