@@ -11,17 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.test_pages import CHROMIUM, DESKTOP, Watch, _free_port
+from tests.demo_process import running_demo
+from tests.test_pages import CHROMIUM, DESKTOP, Watch
 from tot.settings import PROJECT_ROOT
 
 PORTO = PROJECT_ROOT.parent / "shared" / "osm" / "porto.osm.pbf"
@@ -36,42 +33,14 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@contextlib.contextmanager
-def porto_demo(tmp_path: Path) -> Iterator[tuple[str, int]]:
-    port, ws_port = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOT_")}
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
+def porto_demo(tmp_path: Path) -> contextlib.AbstractContextManager[tuple[str, int]]:
     # The compiled Porto graph and tiles are kept in the usual cache between runs (a
     # first build takes about 20 s more).
-    if "TOT_GRAPH_CACHE_DIR" in os.environ:
-        env["TOT_GRAPH_CACHE_DIR"] = os.environ["TOT_GRAPH_CACHE_DIR"]
-    env.update(TOT_SQLITE_PATH=str(tmp_path / "engine.sqlite3"))
-    log = (tmp_path / "demo.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tot", "demo", "--osm", str(PORTO), "--doctors", str(DOCTORS),
-         "--port", str(port), "--ws-port", str(ws_port)],
-        env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+    cache = os.environ.get("TOT_GRAPH_CACHE_DIR")
+    return running_demo(
+        tmp_path, ["--osm", str(PORTO), "--doctors", str(DOCTORS)],
+        {"TOT_GRAPH_CACHE_DIR": cache} if cache else {}, start_timeout_s=120,
     )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(1200):
-            assert server.poll() is None, (tmp_path / "demo.log").read_text()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/api/v1/ready", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            raise AssertionError("the demo did not start")
-        yield base, server.pid
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
 
 
 MEASURE = """async (seconds) => {

@@ -7,16 +7,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.test_pages import CHROMIUM, PHONE, _free_port
+from tests.demo_process import running_demo
+from tests.test_pages import CHROMIUM, PHONE
 from tot.settings import PROJECT_ROOT
 
 HELSINKI = PROJECT_ROOT / "data" / "osm" / "helsinki.osm.pbf"
@@ -31,43 +29,13 @@ def _note_outside(base: str, outside: list[str], request: object) -> None:
 
 @contextlib.contextmanager
 def demo(tmp_path: Path, graph_cache_dir: Path) -> Iterator[str]:
-    port, ws_port = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOT_")}
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
-    env.update(
-        TOT_SQLITE_PATH=str(tmp_path / "engine.sqlite3"),
-        TOT_GRAPH_CACHE_DIR=str(graph_cache_dir),
-        TOT_OSM_PATH=str(HELSINKI),
-        TOT_ARGON2_TIME_COST="1",
-        TOT_ARGON2_MEMORY_KIB="1024",
-    )
-    log = (tmp_path / "demo.log").open("w")
-    server = subprocess.Popen(
-        [str(PROJECT_ROOT / ".venv" / "bin" / "tot"), "demo", "--doctors", "12",
-         "--port", str(port), "--ws-port", str(ws_port)],
-        env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            assert server.poll() is None, (tmp_path / "demo.log").read_text()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/api/v1/ready", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            raise AssertionError("the demo did not start")
+    env = {
+        "TOT_GRAPH_CACHE_DIR": str(graph_cache_dir), "TOT_OSM_PATH": str(HELSINKI),
+        "TOT_ARGON2_TIME_COST": "1", "TOT_ARGON2_MEMORY_KIB": "1024",
+    }  # fmt: skip
+    with running_demo(tmp_path, ["--doctors", "12"], env, start_timeout_s=60) as (base, _):
         time.sleep(3)  # the simulated city is running: doctors on shift, calls coming
         yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
 
 
 def test_time_to_interactive_on_the_demo(
