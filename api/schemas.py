@@ -424,6 +424,15 @@ class VisitIn(Input):
     language: LanguageCode | None = Field(
         default=None, description="only doctors who speak it (ISO 639-1)"
     )
+    payment_method: Literal["card", "sbp", "at_visit"] = Field(
+        default="card",
+        description="card: held when a doctor accepts, charged at completion; sbp: paid "
+        "after the visit by the Faster Payments System; at_visit: at the door, where the "
+        "clinic allows it",
+    )
+    specialty: Specialization | None = Field(
+        default=None, description="a specialty of the clinic's price list, if the visit needs one"
+    )
 
 
 class DoctorChoiceOut(Output):
@@ -442,7 +451,11 @@ class DoctorChoices(Output):
 
 
 class EstimateOut(Output):
-    price: float
+    price_kopecks: int = Field(description="the quote, kopecks (integer)")
+    extras_cap_kopecks: int = Field(
+        description="the most the doctor may add at completion (extras), kopecks"
+    )
+    payment_methods: list[Literal["card", "sbp", "at_visit"]]
     currency: str
     eta_s: float | None = Field(description="road ETA of the best free doctor now; null if none")
     doctors_available: int
@@ -482,8 +495,8 @@ class BookingOut(Output):
     assigned_at: Instant | None
     completed_at: Instant | None
     cancelled_at: Instant | None
-    estimated_price: float | None
-    final_price: float | None
+    estimated_price_kopecks: int | None = Field(description="quoted at creation, kopecks")
+    final_price_kopecks: int | None = Field(description="charged at completion, kopecks")
     currency: str
     requested_doctor_id: str | None = Field(description="the doctor the patient chose, if any")
     others_if_declined: bool
@@ -519,11 +532,22 @@ class DeclineIn(Input):
     reason: Reason
 
 
+ExtraCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,40}$")]
+
+
+class ExtraIn(Input):
+    code: ExtraCode = Field(description="an extra from the clinic's price list")
+    reason: Reason
+
+
 class ProgressIn(Input):
     status: Literal["en_route", "arrived", "in_progress", "completed"]
-    final_price: (
-        Annotated[float, Field(ge=0, le=1_000_000), BeforeValidator(_json_number)] | None
-    ) = None
+    extras: list[ExtraIn] = Field(
+        default_factory=list,
+        max_length=20,
+        description="with completed: extras from the price list, each with a reason, up to "
+        "the cap the patient accepted",
+    )
 
 
 class OfferOut(Output):

@@ -57,6 +57,7 @@ from dispatch_core.model import (
 from dispatch_core.transitions import transition_error
 
 S = BookingStatus
+MAX_KOPECKS = 10_000_000_000  # 100 million roubles: a price above is a mistake
 
 
 class CandidateSource(Protocol):
@@ -601,6 +602,11 @@ class DispatchCore:
             )
         if cmd.scheduled_s is not None and not math.isfinite(cmd.scheduled_s):
             raise RejectedError("scheduled time must be a finite time")
+        if cmd.estimated_price_kopecks is not None and not (
+            type(cmd.estimated_price_kopecks) is int
+            and 0 <= cmd.estimated_price_kopecks <= MAX_KOPECKS
+        ):
+            raise RejectedError("the price must be a whole, non-negative number of kopecks")
         now = self._now
         booking = Booking(
             booking_id=cmd.booking_id,
@@ -618,7 +624,7 @@ class DispatchCore:
             scheduled_s=cmd.scheduled_s,
             notes=cmd.notes,
             estimated_duration_s=cmd.estimated_duration_s,
-            estimated_price=cmd.estimated_price,
+            estimated_price_kopecks=cmd.estimated_price_kopecks,
             requested_doctor_id=cmd.requested_doctor_id,
             others_if_declined=cmd.others_if_declined,
             patient_is_child=cmd.patient_is_child,
@@ -707,15 +713,15 @@ class DispatchCore:
             raise RejectedError(f"doctor {cmd.doctor_id!r} is not assigned to this booking")
         if cmd.status not in (S.EN_ROUTE, S.ARRIVED, S.IN_PROGRESS, S.COMPLETED):
             raise RejectedError(f"a doctor cannot report {cmd.status.value}")
-        if cmd.final_price is not None and not (
-            math.isfinite(cmd.final_price) and cmd.final_price >= 0
+        if cmd.final_price_kopecks is not None and not (
+            type(cmd.final_price_kopecks) is int and 0 <= cmd.final_price_kopecks <= MAX_KOPECKS
         ):
-            raise RejectedError("final price must be a non-negative number")
+            raise RejectedError("final price must be a whole, non-negative number of kopecks")
         self._move(
             booking, cmd.status, Actor.DOCTOR, cmd.doctor_id, f"doctor reports {cmd.status.value}"
         )
         if cmd.status is S.COMPLETED:
-            booking.final_price = cmd.final_price
+            booking.final_price_kopecks = cmd.final_price_kopecks
         if cmd.status is S.EN_ROUTE:
             self._emit(
                 PatientNotified(

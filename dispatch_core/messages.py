@@ -25,7 +25,7 @@ class RequestBooking:
     scheduled_s: float | None = None
     notes: str = ""
     estimated_duration_s: float | None = None
-    estimated_price: float | None = None
+    estimated_price_kopecks: int | None = None
     requested_doctor_id: str | None = None  # offered first (the patient chose them)
     others_if_declined: bool = True  # then the others, if that doctor does not take it
     patient_is_child: bool = False
@@ -52,7 +52,7 @@ class ReportProgress:
     booking_id: str
     doctor_id: str
     status: BookingStatus
-    final_price: float | None = None
+    final_price_kopecks: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

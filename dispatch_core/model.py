@@ -121,8 +121,8 @@ class Booking:
     notes: str = ""
     estimated_duration_s: float | None = None
     actual_duration_s: float | None = None
-    estimated_price: float | None = None
-    final_price: float | None = None
+    estimated_price_kopecks: int | None = None  # quoted at creation, fixed
+    final_price_kopecks: int | None = None  # charged at completion (quote + extras)
     # The doctor the patient chose by name: offered the visit first. If they decline or
     # let it lapse, others are asked only when the patient agreed to that.
     requested_doctor_id: str | None = None

@@ -4,6 +4,7 @@ A bad message is a ProtocolError (the client gets an error message; the socket l
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import orjson
@@ -111,8 +112,30 @@ def _progress(m: dict[str, Any]) -> dict[str, Any]:
         "type": "progress",
         "booking_id": _text(m, "booking_id", 128),
         "status": status,
-        "final_price": _number(m, "final_price", 0, 1_000_000, required=False),
+        "extras": _extras(m),
     }
+
+
+_EXTRA_CODE = re.compile(r"[a-z0-9_-]{1,40}")
+
+
+def _extras(m: dict[str, Any]) -> list[tuple[str, str]]:
+    """With completed: [{"code": ..., "reason": ...}, ...] from the clinic's price list."""
+    raw = m.get("extras", [])
+    if not isinstance(raw, list) or len(raw) > 20:
+        raise ProtocolError("invalid_message", "extras must be a list of at most 20")
+    extras = []
+    for item in raw:
+        if not isinstance(item, dict) or set(item) != {"code", "reason"}:
+            raise ProtocolError("invalid_message", "each extra is {code, reason}")
+        code = _text(item, "code", 40)
+        reason = _text(item, "reason", 500)
+        if not code or not _EXTRA_CODE.fullmatch(code) or not reason or not reason.strip():
+            raise ProtocolError(
+                "invalid_message", "each extra needs a code ([a-z0-9_-]{1,40}) and a reason"
+            )
+        extras.append((code, reason.strip()))
+    return extras
 
 
 def _availability(m: dict[str, Any]) -> dict[str, Any]:

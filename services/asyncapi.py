@@ -376,16 +376,27 @@ def _client_schemas() -> dict[str, Schema]:
                 "status": _enum(PROGRESS_STATUSES, "the visit's next status"),
             },
             {
-                "final_price": _nullable(
-                    {
-                        "type": "number",
-                        "minimum": 0,
-                        "maximum": 1_000_000,
-                        "description": "the price charged, roubles (with completed)",
-                    }
-                )
+                "extras": {
+                    "type": "array",
+                    "maxItems": 20,
+                    "description": "with completed: extras from the clinic's price list, each "
+                    "with a reason, up to the cap the patient accepted",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["code", "reason"],
+                        "properties": {
+                            "code": {"type": "string", "pattern": "^[a-z0-9_-]{1,40}$"},
+                            "reason": {"type": "string", "minLength": 1, "maxLength": 500},
+                        },
+                    },
+                }
             },
-            {"booking_id": _BOOKING_ID, "status": "completed", "final_price": 3500},
+            {
+                "booking_id": _BOOKING_ID,
+                "status": "completed",
+                "extras": [{"code": "ecg", "reason": "chest pain on exertion"}],
+            },
         ),
         "Ping": _client(
             "ping",
@@ -1284,7 +1295,7 @@ Refused before accept, as HTTP with a problem document (`application/problem+jso
 Instants are RFC 3339 strings in UTC with milliseconds, e.g. `{_AT}`, on the socket as in
 the HTTP API; a client may send any RFC 3339 instant with a zone (`Z` or an offset).
 Durations are seconds and distances metres, named so (`eta_s`, `ttl_s`, `distance_m`,
-`accuracy_m`); coordinates are degrees (WGS 84); prices roubles.
+`accuracy_m`); coordinates are degrees (WGS 84); money integer kopecks (`*_kopecks`).
 
 ### Sequence numbers, resume and resync
 Each socket follows one topic (`doctor:<id>`, `booking:<id>` or `ops`). Every topic event

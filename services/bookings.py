@@ -8,7 +8,7 @@ import math
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from accounts import AccountStore, Role
 from dispatch_core import Actor, Booking, BookingStatus, Priority
@@ -30,6 +30,7 @@ from dispatch_core.messages import (
 from dispatch_core.model import TERMINAL, Offer, OfferOutcome
 from dispatch_core.ports import BookingListing, BookingStore
 from matching import CallRequest, Matcher
+from payments.model import Method, PriceItemKind, Quote, QuoteLine
 from routing import InvalidCoordinateError, SnapError
 from services.audit import AuditTrail
 from services.auth import ConflictError, ForbiddenError, NotFoundError, Principal
@@ -60,6 +61,74 @@ class VisitRequest:
     others_if_declined: bool = True  # others may come if that doctor does not take it
     patient_is_child: bool = False
     language: str | None = None  # a language the doctor must speak
+    payment_method: Method = Method.CARD  # card, sbp or at_visit (where the clinic allows)
+    specialty: str | None = None  # the price list's line for a specialty, if any
+
+
+@dataclass(frozen=True, slots=True)
+class PriceOffer:
+    """What a visit would cost, and how it may be paid."""
+
+    quote: Quote
+    methods: tuple[Method, ...]
+
+
+class Pricing(Protocol):
+    """Prices and orders (the payments service; a fixed tariff where there is none)."""
+
+    currency: str
+
+    async def quote(self, visit: VisitRequest, priority: Priority, now_s: float) -> PriceOffer:
+        """The quote for this visit now: nothing is stored."""
+        ...
+
+    async def open_order(
+        self,
+        patient_id: str,
+        booking_id: str,
+        visit: VisitRequest,
+        priority: Priority,
+        now_s: float,
+    ) -> PriceOffer:
+        """Quote the visit and store its order (once per booking: a retry gets the stored
+        one). InvalidRequestError when the method is not accepted."""
+        ...
+
+    async def complete(self, booking: Booking, extras: Sequence[tuple[str, str]]) -> int:
+        """The final price of a visit being completed, kopecks: the quote plus the
+        doctor's extras (code, reason), within the cap the patient accepted; recorded in
+        the order. InvalidRequestError for an unknown extra or one over the cap."""
+        ...
+
+
+class TariffPricing:
+    """A fixed tariff and no orders: for set-ups without the payments service."""
+
+    def __init__(self, tariff: Tariff | None = None) -> None:
+        self.tariff = tariff or Tariff()
+        self.currency = self.tariff.currency
+
+    async def quote(self, visit: VisitRequest, priority: Priority, now_s: float) -> PriceOffer:
+        total = self.tariff.price_kopecks(visit.call_type, priority)
+        line = QuoteLine(
+            PriceItemKind.BASE, visit.call_type, visit.call_type, visit.call_type, total
+        )
+        return PriceOffer(Quote((line,), total, 0), (Method.AT_VISIT,))
+
+    async def open_order(
+        self,
+        patient_id: str,
+        booking_id: str,
+        visit: VisitRequest,
+        priority: Priority,
+        now_s: float,
+    ) -> PriceOffer:
+        return await self.quote(visit, priority, now_s)
+
+    async def complete(self, booking: Booking, extras: Sequence[tuple[str, str]]) -> int:
+        if extras:
+            raise InvalidRequestError("this set-up has no price list: no extras")
+        return booking.estimated_price_kopecks or 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,28 +199,31 @@ def _looks_like_id(text: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Tariff:
-    """Prices in roubles. A visit costs its call type's base, times the priority's factor."""
+    """Prices in kopecks. A visit costs its call type's base, times the priority's factor
+    (in per cent, so the product stays an exact integer)."""
 
     currency: str = "RUB"
-    base: tuple[tuple[str, float], ...] = (
-        ("home_visit", 3_500.0), ("consultation", 2_500.0), ("urgent", 5_000.0),
+    base: tuple[tuple[str, int], ...] = (
+        ("home_visit", 3_500_00), ("consultation", 2_500_00), ("urgent", 5_000_00),
     )  # fmt: skip
-    default_base: float = 3_500.0
-    priority_factor: tuple[tuple[Priority, float], ...] = (
-        (Priority.NORMAL, 1.0), (Priority.URGENT, 1.3), (Priority.EMERGENCY, 1.5),
+    default_base: int = 3_500_00
+    priority_percent: tuple[tuple[Priority, int], ...] = (
+        (Priority.NORMAL, 100), (Priority.URGENT, 130), (Priority.EMERGENCY, 150),
     )  # fmt: skip
 
-    def price(self, call_type: str, priority: Priority) -> float:
+    def price_kopecks(self, call_type: str, priority: Priority) -> int:
         base = dict(self.base).get(call_type, self.default_base)
-        return round(base * dict(self.priority_factor).get(priority, 1.0), 2)
+        return base * dict(self.priority_percent).get(priority, 100) // 100
 
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
-    price: float
+    price_kopecks: int
     currency: str
     eta_s: float | None  # road ETA of the best doctor free now; None when nobody is
     doctors_available: int
+    extras_cap_kopecks: int = 0  # the most a doctor may add at completion
+    methods: tuple[Method, ...] = ()  # how this visit may be paid
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +250,7 @@ class BookingService:
         candidates: MatcherCandidates,
         audit: AuditTrail,
         clock: Callable[[], float],
-        tariff: Tariff | None = None,
+        pricing: Pricing | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -187,7 +259,7 @@ class BookingService:
         self.candidates = candidates
         self.audit = audit
         self.clock = clock
-        self.tariff = tariff or Tariff()
+        self.pricing: Pricing = pricing or TariffPricing()
         self._name_cache: dict[str, tuple[str, float]] = {}
 
     @property
@@ -212,7 +284,7 @@ class BookingService:
 
     # -- patients ------------------------------------------------------------------------
 
-    def estimate(self, who: Principal, visit: VisitRequest) -> Estimate:
+    async def estimate(self, who: Principal, visit: VisitRequest) -> Estimate:
         priority = Priority.EMERGENCY if visit.is_emergency else visit.priority
         call = CallRequest(
             call_id="estimate",
@@ -234,11 +306,14 @@ class BookingService:
         if decision.best is not None:
             eta_s = decision.record(decision.best).eta_s
             eta = None if eta_s is None or not math.isfinite(eta_s) else round(eta_s, 1)
+        offer = await self.pricing.quote(visit, priority, self.clock())
         return Estimate(
-            self.tariff.price(visit.call_type, priority),
-            self.tariff.currency,
+            offer.quote.total_kopecks,
+            self.pricing.currency,
             eta,
             self._free_doctors_who_fit(call),
+            offer.quote.extras_cap_kopecks,
+            offer.methods,
         )
 
     def _free_doctors_who_fit(self, call: CallRequest) -> int:
@@ -285,6 +360,11 @@ class BookingService:
             earlier = self.engine.core.bookings.get(booking_id) or await self.store.load(booking_id)
             if earlier is not None and earlier.patient_id == who.user_id:
                 return earlier
+        # The order first (an order whose booking never came is harmless; a booking
+        # without its order is not): the quote is fixed here.
+        offer = await self.pricing.open_order(
+            who.user_id, booking_id, visit, priority, self.clock()
+        )
         await self._do(
             RequestBooking(
                 booking_id,
@@ -301,7 +381,7 @@ class BookingService:
                 scheduled_s=visit.scheduled_s,
                 notes=visit.notes,
                 estimated_duration_s=self.matcher.policy.visit_duration_for(visit.call_type),
-                estimated_price=self.tariff.price(visit.call_type, priority),
+                estimated_price_kopecks=offer.quote.total_kopecks,
                 requested_doctor_id=visit.requested_doctor_id,
                 others_if_declined=visit.others_if_declined,
                 patient_is_child=visit.patient_is_child,
@@ -652,7 +732,11 @@ class BookingService:
         await self._do(DeclineOffer(offer_id, who.user_id, reason))
 
     async def progress(
-        self, who: Principal, booking_id: str, status: BookingStatus, final_price: float | None
+        self,
+        who: Principal,
+        booking_id: str,
+        status: BookingStatus,
+        extras: Sequence[tuple[str, str]] = (),
     ) -> Booking:
         self._require(who, Role.DOCTOR)
         booking = await self.get(who, booking_id)
@@ -662,7 +746,12 @@ class BookingService:
             and _last_by(booking, Actor.DOCTOR, who)
         ):
             return booking  # a retry of this report: the same answer
-        await self._do(ReportProgress(booking_id, who.user_id, status, final_price))
+        final_price_kopecks = None
+        if status is BookingStatus.COMPLETED:
+            final_price_kopecks = await self.pricing.complete(booking, extras)
+        elif extras:
+            raise InvalidRequestError("extras are added only with completed")
+        await self._do(ReportProgress(booking_id, who.user_id, status, final_price_kopecks))
         self.audit.record(who.user_id, who.role, f"booking.{status.value}", "booking", booking_id)
         return await self.get(who, booking_id)
 

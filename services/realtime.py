@@ -371,7 +371,7 @@ class Realtime:
                 who,
                 message["booking_id"],
                 BookingStatus(message["status"]),
-                message.get("final_price"),
+                extras=message.get("extras", ()),
             )
             return {
                 "type": "progressed",

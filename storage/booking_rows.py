@@ -15,12 +15,13 @@ from dispatch_core.model import (
     Priority,
     StatusUpdate,
 )
+from dispatch_core.ports import OUTBOX_TOPICS, OutboxMessage
 
 BOOKING_COLUMNS = (
     "id", "patient_id", "doctor_id", "clinic_id", "call_type", "symptoms", "address",
     "latitude", "longitude", "status", "priority", "is_emergency", "emergency_type",
     "scheduled_time", "created_at", "assigned_at", "started_at", "completed_at", "cancelled_at",
-    "notes", "estimated_duration_s", "actual_duration_s", "estimated_price", "final_price",
+    "notes", "estimated_duration_s", "actual_duration_s", "estimated_price_kopecks", "final_price_kopecks",
     "excluded_doctors", "requested_doctor_id", "others_if_declined", "patient_is_child",
     "language",
 )  # fmt: skip
@@ -66,6 +67,10 @@ def _num(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 def _doctor_set(value: Any) -> set[str]:
     if value is None:
         return set()
@@ -81,8 +86,8 @@ def booking_row(b: Booking, *, times: bool = True) -> tuple[Any, ...]:
         b.booking_id, b.patient_id, b.doctor_id, b.clinic_id, b.call_type, b.symptoms, b.address,
         b.latitude, b.longitude, b.status.value, b.priority.value, b.is_emergency, b.emergency_type,
         t(b.scheduled_s), t(b.created_s), t(b.assigned_s), t(b.started_s), t(b.completed_s),
-        t(b.cancelled_s), b.notes, b.estimated_duration_s, b.actual_duration_s, b.estimated_price,
-        b.final_price,
+        t(b.cancelled_s), b.notes, b.estimated_duration_s, b.actual_duration_s, b.estimated_price_kopecks,
+        b.final_price_kopecks,
         # a text[] for PostgreSQL, JSON text for SQLite; sorted, so a save is repeatable
         sorted(b.excluded_doctors) if times else orjson.dumps(sorted(b.excluded_doctors)).decode(),
         b.requested_doctor_id, b.others_if_declined, b.patient_is_child, b.language,
@@ -128,8 +133,8 @@ def booking_from(
         notes=row["notes"],
         estimated_duration_s=_num(row["estimated_duration_s"]),
         actual_duration_s=_num(row["actual_duration_s"]),
-        estimated_price=_num(row["estimated_price"]),
-        final_price=_num(row["final_price"]),
+        estimated_price_kopecks=_int(row["estimated_price_kopecks"]),
+        final_price_kopecks=_int(row["final_price_kopecks"]),
         status=BookingStatus(row["status"]),
         doctor_id=row["doctor_id"],
         assigned_s=from_time(row["assigned_at"]),
@@ -164,3 +169,36 @@ def booking_from(
             )
         )
     return booking
+
+
+def outbox_rows(b: Booking, start: int) -> list[tuple[str, str, str, float]]:
+    """(topic, booking_id, payload JSON, at_s) for each new status change (history from
+    `start`) that an outbox topic acts on: written in the save's own transaction."""
+    rows: list[tuple[str, str, str, float]] = []
+    for u in b.history[start:]:
+        for topic, statuses in OUTBOX_TOPICS.items():
+            if u.new_status in statuses:
+                payload = {
+                    "status": u.new_status.value,
+                    "old_status": u.old_status.value if u.old_status else None,
+                    "at_s": u.at_s,
+                    "doctor_id": u.doctor_id,
+                    "updated_by": u.updated_by,
+                    "reason": u.reason,
+                }
+                rows.append((topic, b.booking_id, orjson.dumps(payload).decode(), u.at_s))
+    return rows
+
+
+def outbox_message(row: dict[str, Any]) -> OutboxMessage:
+    payload = row["payload"]
+    created = from_time(row["created_at"])
+    assert created is not None
+    return OutboxMessage(
+        message_id=int(row["id"]),
+        topic=row["topic"],
+        booking_id=row["booking_id"],
+        payload=orjson.loads(payload) if isinstance(payload, (str, bytes)) else dict(payload),
+        attempts=int(row["attempts"]),
+        created_s=created,
+    )

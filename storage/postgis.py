@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from dispatch_core.model import TERMINAL, Booking, BookingStatus
-from dispatch_core.ports import DoctorAlreadyBusyError
+from dispatch_core.ports import DoctorAlreadyBusyError, OutboxMessage
 from storage.booking_rows import (
     BOOKING_COLUMNS,
     MESSAGE_COLUMNS,
@@ -15,6 +15,8 @@ from storage.booking_rows import (
     booking_from,
     booking_row,
     message_rows,
+    outbox_message,
+    outbox_rows,
     to_time,
     update_rows,
 )
@@ -40,6 +42,18 @@ SELECT 'm', booking_id, count(*) FROM booking.booking_messages
     WHERE booking_id = ANY($1::text[]) GROUP BY booking_id
 """
 _LIST = f"SELECT {', '.join(BOOKING_COLUMNS)} FROM booking.bookings"
+_OUTBOX_INSERT = (
+    "INSERT INTO booking.outbox (topic, booking_id, payload, created_at, available_at)"
+    " VALUES ($1, $2, $3::jsonb, to_timestamp($4), to_timestamp($4))"
+)
+_OUTBOX_CLAIM = """
+UPDATE booking.outbox SET available_at = to_timestamp($3), attempts = attempts + 1
+WHERE id IN (
+    SELECT id FROM booking.outbox
+    WHERE topic = $1 AND done_at IS NULL AND available_at <= to_timestamp($2)
+    ORDER BY available_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+RETURNING id, topic, booking_id, payload::text AS payload, attempts, created_at
+"""
 
 
 class PostgisBookingStore:
@@ -83,6 +97,9 @@ class PostgisBookingStore:
             updates = {r["booking_id"]: r["n"] for r in stored if r["kind"] == "u"}
             messages = {r["booking_id"]: r["n"] for r in stored if r["kind"] == "m"}
             rows = [r for b in bookings for r in update_rows(b, updates.get(b.booking_id, 0))]
+            outbox = [r for b in bookings for r in outbox_rows(b, updates.get(b.booking_id, 0))]
+            if outbox:  # the transactional outbox: with the change, or not at all
+                await conn.executemany(_OUTBOX_INSERT, outbox)
             if rows:
                 await conn.copy_records_to_table(
                     "booking_status_updates",
@@ -95,6 +112,39 @@ class PostgisBookingStore:
                 await conn.copy_records_to_table(
                     "booking_messages", schema_name="booking", columns=MESSAGE_COLUMNS, records=rows
                 )
+
+    async def claim_outbox(
+        self, topic: str, now_s: float, *, limit: int = 100, lease_s: float = 60.0
+    ) -> list[OutboxMessage]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_OUTBOX_CLAIM, topic, now_s, now_s + lease_s, limit)
+        return sorted((outbox_message(dict(r)) for r in rows), key=lambda m: m.message_id)
+
+    async def outbox_done(self, message_id: int, now_s: float) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE booking.outbox SET done_at = to_timestamp($2), last_error = NULL"
+                " WHERE id = $1",
+                message_id,
+                now_s,
+            )
+
+    async def outbox_retry(self, message_id: int, available_s: float, error: str) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE booking.outbox SET available_at = to_timestamp($2), last_error = $3"
+                " WHERE id = $1 AND done_at IS NULL",
+                message_id,
+                available_s,
+                error[:500],
+            )
+
+    async def outbox_pending(self, topic: str) -> int:
+        async with self._pool.acquire() as conn:
+            n = await conn.fetchval(
+                "SELECT count(*) FROM booking.outbox WHERE topic = $1 AND done_at IS NULL", topic
+            )
+        return int(n)
 
     async def load(self, booking_id: str) -> Booking | None:
         async with self._pool.acquire() as conn:

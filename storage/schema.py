@@ -17,7 +17,6 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     MetaData,
-    Numeric,
     Table,
     Text,
 )
@@ -158,8 +157,8 @@ bookings = Table(
     Column("notes", Text, nullable=False),
     Column("estimated_duration_s", Float),
     Column("actual_duration_s", Float),
-    Column("estimated_price", Numeric(12, 2)),
-    Column("final_price", Numeric(12, 2)),
+    Column("estimated_price_kopecks", BigInteger),
+    Column("final_price_kopecks", BigInteger),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("excluded_doctors", ARRAY(Text), nullable=False),
     Column("requested_doctor_id", Text),

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dispatch_core.model import TERMINAL, Booking, BookingStatus
-from dispatch_core.ports import DoctorAlreadyBusyError
+from dispatch_core.ports import DoctorAlreadyBusyError, OutboxMessage
 from storage.booking_rows import (
     BOOKING_COLUMNS,
     MESSAGE_COLUMNS,
@@ -22,10 +22,12 @@ from storage.booking_rows import (
     booking_from,
     booking_row,
     message_rows,
+    outbox_message,
+    outbox_rows,
     update_rows,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS bookings (
     id TEXT PRIMARY KEY,
@@ -50,8 +52,8 @@ CREATE TABLE IF NOT EXISTS bookings (
     notes TEXT NOT NULL DEFAULT '',
     estimated_duration_s REAL,
     actual_duration_s REAL,
-    estimated_price REAL,
-    final_price REAL,
+    estimated_price_kopecks INTEGER CHECK (estimated_price_kopecks >= 0),
+    final_price_kopecks INTEGER CHECK (final_price_kopecks >= 0),
     excluded_doctors TEXT NOT NULL DEFAULT '[]',
     requested_doctor_id TEXT,
     others_if_declined INTEGER NOT NULL DEFAULT 1,
@@ -80,6 +82,19 @@ CREATE TRIGGER IF NOT EXISTS status_updates_no_update BEFORE UPDATE ON booking_s
     BEGIN SELECT RAISE(ABORT, 'booking history is append-only (UPDATE refused)'); END;
 CREATE TRIGGER IF NOT EXISTS status_updates_no_delete BEFORE DELETE ON booking_status_updates
     BEGIN SELECT RAISE(ABORT, 'booking history is append-only (DELETE refused)'); END;
+CREATE TABLE IF NOT EXISTS booking_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    booking_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    available_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    last_error TEXT,
+    done_at REAL
+);
+CREATE INDEX IF NOT EXISTS booking_outbox_due ON booking_outbox (topic, available_at, id)
+    WHERE done_at IS NULL;
 CREATE TABLE IF NOT EXISTS booking_messages (
     booking_id TEXT NOT NULL REFERENCES bookings (id),
     seq INTEGER NOT NULL,
@@ -127,6 +142,18 @@ class SqliteBookingStore:
                     "language TEXT",
                 ):
                     self._conn.execute(f"ALTER TABLE bookings ADD COLUMN {column}")
+            if version in (1, 2):  # 2 -> 3: prices in kopecks (the old REAL roubles stay, unused)
+                self._conn.executescript(
+                    "BEGIN;"
+                    " ALTER TABLE bookings ADD COLUMN estimated_price_kopecks INTEGER"
+                    " CHECK (estimated_price_kopecks >= 0);"
+                    " ALTER TABLE bookings ADD COLUMN final_price_kopecks INTEGER"
+                    " CHECK (final_price_kopecks >= 0);"
+                    " UPDATE bookings SET"
+                    " estimated_price_kopecks = CAST(round(estimated_price * 100) AS INTEGER),"
+                    " final_price_kopecks = CAST(round(final_price * 100) AS INTEGER);"
+                    " COMMIT;"
+                )
             self._conn.executescript(_SCHEMA)
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -181,11 +208,76 @@ class SqliteBookingStore:
             (booking.booking_id,),
         ).fetchone()[0]
         c.executemany(_INSERT_UPDATE, update_rows(booking, stored, times=False))
+        c.executemany(  # the transactional outbox: with the change, or not at all
+            "INSERT INTO booking_outbox (topic, booking_id, payload, created_at, available_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(t, i, p, at, at) for t, i, p, at in outbox_rows(booking, stored)],
+        )
         stored = c.execute(
             "SELECT count(*) FROM booking_messages WHERE booking_id = ?",
             (booking.booking_id,),
         ).fetchone()[0]
         c.executemany(_INSERT_MESSAGE, message_rows(booking, stored, times=False))
+
+    async def claim_outbox(
+        self, topic: str, now_s: float, *, limit: int = 100, lease_s: float = 60.0
+    ) -> list[OutboxMessage]:
+        return await asyncio.to_thread(self._claim_outbox, topic, now_s, limit, lease_s)
+
+    def _claim_outbox(
+        self, topic: str, now_s: float, limit: int, lease_s: float
+    ) -> list[OutboxMessage]:
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                rows = c.execute(
+                    "SELECT id, topic, booking_id, payload, attempts, created_at"
+                    " FROM booking_outbox WHERE topic = ? AND done_at IS NULL"
+                    " AND available_at <= ? ORDER BY available_at, id LIMIT ?",
+                    (topic, now_s, limit),
+                ).fetchall()
+                c.executemany(
+                    "UPDATE booking_outbox SET available_at = ?, attempts = attempts + 1"
+                    " WHERE id = ?",
+                    [(now_s + lease_s, r["id"]) for r in rows],
+                )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        messages = [outbox_message({**dict(r), "attempts": r["attempts"] + 1}) for r in rows]
+        return sorted(messages, key=lambda m: m.message_id)
+
+    async def outbox_done(self, message_id: int, now_s: float) -> None:
+        await asyncio.to_thread(
+            self._write,
+            "UPDATE booking_outbox SET done_at = ?, last_error = NULL WHERE id = ?",
+            (now_s, message_id),
+        )
+
+    async def outbox_retry(self, message_id: int, available_s: float, error: str) -> None:
+        await asyncio.to_thread(
+            self._write,
+            "UPDATE booking_outbox SET available_at = ?, last_error = ?"
+            " WHERE id = ? AND done_at IS NULL",
+            (available_s, error[:500], message_id),
+        )
+
+    async def outbox_pending(self, topic: str) -> int:
+        def count() -> int:
+            with self._lock:
+                row = self._conn.execute(
+                    "SELECT count(*) FROM booking_outbox WHERE topic = ? AND done_at IS NULL",
+                    (topic,),
+                ).fetchone()
+            return int(row[0])
+
+        return await asyncio.to_thread(count)
+
+    def _write(self, sql: str, values: tuple[object, ...]) -> None:
+        with self._lock:
+            self._conn.execute(sql, values)
 
     async def load(self, booking_id: str) -> Booking | None:
         return await asyncio.to_thread(self._load, booking_id)

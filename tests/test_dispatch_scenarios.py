@@ -86,7 +86,7 @@ def test_a_normal_visit_end_to_end() -> None:
             e for e in d.do(ReportProgress("b1", "doc-1", step)) if isinstance(e, CommandRejected)
         ]
     d.advance(1_200)
-    d.do(ReportProgress("b1", "doc-1", S.COMPLETED, final_price=2500.0))
+    d.do(ReportProgress("b1", "doc-1", S.COMPLETED, final_price_kopecks=2500_00))
     booking = d.core.bookings["b1"]
     assert statuses(d) == [
         S.REQUESTED,
@@ -100,7 +100,7 @@ def test_a_normal_visit_end_to_end() -> None:
     ]
     assert booking.doctor_id == "doc-1"  # kept for the record
     assert booking.actual_duration_s == pytest.approx(1_200)
-    assert booking.final_price == 2500.0
+    assert booking.final_price_kopecks == 2500_00
     assert "doc-1" not in d.core.doctor_booking  # free for the next call
     assert [u.updated_by for u in booking.history][-1] == "doctor:doc-1"
     d.core.check_invariants()

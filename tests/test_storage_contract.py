@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -82,7 +83,7 @@ async def test_a_visit_round_trips_after_every_step(store: BookingStore) -> None
             37.62,
             address="Tverskaya 1",
             symptoms="fever",
-            estimated_price=2500,
+            estimated_price_kopecks=2500_00,
         )
     )
     booking = d.core.bookings["b1"]
@@ -95,7 +96,7 @@ async def test_a_visit_round_trips_after_every_step(store: BookingStore) -> None
         ReportProgress("b1", "doc-1", BookingStatus.EN_ROUTE),
         ReportProgress("b1", "doc-1", BookingStatus.ARRIVED),
         ReportProgress("b1", "doc-1", BookingStatus.IN_PROGRESS),
-        ReportProgress("b1", "doc-1", BookingStatus.COMPLETED, final_price=2750.5),
+        ReportProgress("b1", "doc-1", BookingStatus.COMPLETED, final_price_kopecks=2750_50),
     ]
     for step in steps:
         events = d.do(step)
@@ -109,7 +110,7 @@ async def test_a_visit_round_trips_after_every_step(store: BookingStore) -> None
     loaded = await store.load("b1")
     assert loaded is not None
     assert len(loaded.history) == len(booking.history)
-    assert loaded.final_price == 2750.5
+    assert loaded.final_price_kopecks == 2750_50
 
 
 async def test_missing_booking(store: BookingStore) -> None:
@@ -327,8 +328,8 @@ async def test_who_declined_is_stored_and_not_asked_again_after_a_restart(
 
 
 async def test_an_embedded_store_of_the_first_schema_is_upgraded(tmp_path: Path) -> None:
-    """A SQLite file written by the previous version (schema 1) opens, gains the
-    declines column, and keeps its bookings."""
+    """A SQLite file written by the first version (schema 1) opens, gains the declines
+    columns and prices in kopecks (converted exactly), and keeps its bookings."""
     import sqlite3
 
     path = tmp_path / "old.sqlite3"
@@ -344,8 +345,14 @@ async def test_an_embedded_store_of_the_first_schema_is_upgraded(tmp_path: Path)
         "others_if_declined",
         "patient_is_child",
         "language",
+        "estimated_price_kopecks",
+        "final_price_kopecks",
     ):
         conn.execute(f"ALTER TABLE bookings DROP COLUMN {column}")
+    # schema 1 and 2 kept prices as REAL roubles
+    conn.execute("ALTER TABLE bookings ADD COLUMN estimated_price REAL")
+    conn.execute("ALTER TABLE bookings ADD COLUMN final_price REAL")
+    conn.execute("UPDATE bookings SET estimated_price = 2500.55")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -353,6 +360,7 @@ async def test_an_embedded_store_of_the_first_schema_is_upgraded(tmp_path: Path)
     try:
         loaded = await store.load("b1")
         assert loaded is not None and loaded.excluded_doctors == set()
+        assert loaded.estimated_price_kopecks == 2500_55 and loaded.final_price_kopecks is None
         loaded.excluded_doctors.add("doc-1")
         await store.save(loaded)
         again = await store.load("b1")
@@ -376,3 +384,61 @@ async def test_what_the_patient_asked_for_round_trips(store: BookingStore) -> No
     same(booking, loaded)
     assert (loaded.requested_doctor_id, loaded.others_if_declined) == ("doc-2", False)
     assert (loaded.patient_is_child, loaded.language) == (True, "en")
+
+
+async def test_the_outbox_is_written_with_the_change_and_relayed_once(store: BookingStore) -> None:
+    """Each status change a topic acts on is an outbox row written in the save's own
+    transaction; claims lease it (a second relay sees nothing), a retry makes it due
+    again later, and done ends it."""
+    outbox: Any = store
+    d = Driver(DispatchCore(ScriptedCandidates(DOCTORS)))
+    d.do(RequestBooking("b1", "pat-1", 55.75, 37.62))
+    await store.save(d.core.bookings["b1"])
+    assert await outbox.outbox_pending("payments") == 0  # requested, offered: nothing to act on
+    offer = d.open_offer("doc-1")
+    assert offer is not None
+    d.do(AcceptOffer(offer.offer_id, "doc-1"))
+    await store.save(d.core.bookings["b1"])
+    await store.save(d.core.bookings["b1"])  # saving again writes no second message
+    now = d.core.bookings["b1"].history[-1].at_s + 1
+    claimed = await outbox.claim_outbox("payments", now, lease_s=30)
+    assert [(m.booking_id, m.payload["status"], m.payload["doctor_id"]) for m in claimed] == [
+        ("b1", "assigned", "doc-1")
+    ]
+    assert claimed[0].attempts == 1
+    assert await outbox.claim_outbox("payments", now) == []  # leased to the first relay
+    assert await outbox.claim_outbox("notifications", now + 60) == []  # another topic
+    await outbox.outbox_retry(claimed[0].message_id, now + 5, "provider timed out")
+    assert await outbox.claim_outbox("payments", now + 4) == []
+    again = await outbox.claim_outbox("payments", now + 5)
+    assert [m.message_id for m in again] == [claimed[0].message_id] and again[0].attempts == 2
+    await outbox.outbox_done(again[0].message_id, now + 6)
+    assert await outbox.claim_outbox("payments", now + 1_000) == []
+    d.do(CancelBooking("b1", Actor.PATIENT, "pat-1", "changed my mind"))
+    await store.save(d.core.bookings["b1"])
+    assert await outbox.outbox_pending("payments") == 1
+    later = await outbox.claim_outbox("payments", now + 1_000)
+    assert [m.payload["status"] for m in later] == ["cancelled"]
+    assert later[0].payload["old_status"] == "assigned"
+
+
+async def test_a_refused_save_writes_no_outbox_message(store: BookingStore) -> None:
+    """The outbox row shares the change's transaction: a save refused by the database
+    (a doctor already busy) leaves no message behind."""
+    outbox: Any = store
+    d = Driver(DispatchCore(ScriptedCandidates(DOCTORS)))
+    d.do(RequestBooking("b1", "pat-1", 55.75, 37.62))
+    offer = d.open_offer("doc-1")
+    assert offer is not None
+    d.do(AcceptOffer(offer.offer_id, "doc-1"))
+    await store.save(d.core.bookings["b1"])
+    other = dataclasses.replace(
+        d.core.bookings["b1"],
+        booking_id="b2",
+        history=list(d.core.bookings["b1"].history),
+        messages=[],
+    )
+    with pytest.raises(DoctorAlreadyBusyError):
+        await store.save(other)
+    claimed = await outbox.claim_outbox("payments", 1e12)
+    assert [m.booking_id for m in claimed] == ["b1"]

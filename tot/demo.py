@@ -411,9 +411,7 @@ class CityDemo:
                 await rt.doctors.set_availability(d.principal, False)
         elif booking.status is BookingStatus.ASSIGNED:
             d.booking_id = booking.booking_id
-            await rt.bookings.progress(
-                d.principal, booking.booking_id, BookingStatus.EN_ROUTE, None
-            )
+            await rt.bookings.progress(d.principal, booking.booking_id, BookingStatus.EN_ROUTE)
             self._plan(d, (booking.latitude, booking.longitude), now)
         elif booking.status is BookingStatus.EN_ROUTE:
             if not d.path or d.booking_id != booking.booking_id:
@@ -423,23 +421,16 @@ class CityDemo:
             if (now - d.departed_s) * cfg.speed >= d.path_t[-1]:
                 d.lat, d.lon = d.path[-1]
                 await self._fix(d, now)
-                await rt.bookings.progress(
-                    d.principal, booking.booking_id, BookingStatus.ARRIVED, None
-                )
+                await rt.bookings.progress(d.principal, booking.booking_id, BookingStatus.ARRIVED)
                 d.path = []
         elif booking.status is BookingStatus.ARRIVED:
-            await rt.bookings.progress(
-                d.principal, booking.booking_id, BookingStatus.IN_PROGRESS, None
-            )
+            await rt.bookings.progress(d.principal, booking.booking_id, BookingStatus.IN_PROGRESS)
             d.visit_ends_s = now + self.rng.uniform(*cfg.visit_s) / cfg.speed
         elif booking.status is BookingStatus.IN_PROGRESS and not d.visit_ends_s:
             # a visit this demo did not start (recovered after a restart): a fresh length
             d.visit_ends_s = now + self.rng.uniform(*cfg.visit_s) / cfg.speed
         elif booking.status is BookingStatus.IN_PROGRESS and now >= d.visit_ends_s:
-            price = rt.bookings.tariff.price(booking.call_type, booking.priority)
-            await rt.bookings.progress(
-                d.principal, booking.booking_id, BookingStatus.COMPLETED, price
-            )
+            await rt.bookings.progress(d.principal, booking.booking_id, BookingStatus.COMPLETED)
         if now >= d.next_fix_s:
             d.next_fix_s = now + cfg.fix_every_s
             await self._fix(d, now)

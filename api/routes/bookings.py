@@ -37,6 +37,7 @@ from api.schemas import (
 from api.security import AnyUserDep, DoctorDep, PatientDep, RuntimeDep
 from api.views import booking_out
 from dispatch_core import Booking, BookingStatus, Priority
+from payments.model import Method
 from services.auth import Principal
 from services.bookings import InvalidRequestError, VisitRequest
 from services.idempotency import MAX_KEY_LENGTH, request_digest
@@ -63,6 +64,8 @@ def visit_of(body: VisitIn) -> VisitRequest:
         others_if_declined=body.others_if_declined,
         patient_is_child=body.patient_is_child,
         language=body.language,
+        payment_method=Method(body.payment_method),
+        specialty=body.specialty,
     )
 
 
@@ -70,7 +73,7 @@ async def render(
     runtime: Runtime, booking: Booking, who: Principal, *, full: bool = True
 ) -> BookingOut:
     doctor = await doctor_of(runtime, booking.doctor_id)
-    return booking_out(booking, who, doctor, runtime.bookings.tariff.currency, full=full)
+    return booking_out(booking, who, doctor, runtime.bookings.pricing.currency, full=full)
 
 
 @router.post(
@@ -79,9 +82,14 @@ async def render(
     responses=problems(described={422: OFF_THE_MAP}),
 )
 async def estimate(body: VisitIn, who: PatientDep, runtime: RuntimeDep) -> EstimateOut:
-    e = runtime.bookings.estimate(who, visit_of(body))
+    e = await runtime.bookings.estimate(who, visit_of(body))
     return EstimateOut(
-        price=e.price, currency=e.currency, eta_s=e.eta_s, doctors_available=e.doctors_available
+        price_kopecks=e.price_kopecks,
+        currency=e.currency,
+        eta_s=e.eta_s,
+        doctors_available=e.doctors_available,
+        extras_cap_kopecks=e.extras_cap_kopecks,
+        payment_methods=[m.value for m in e.methods],
     )
 
 
@@ -253,7 +261,10 @@ async def progress(
 ) -> BookingOut:
     with state_conflicts():
         booking = await runtime.bookings.progress(
-            who, booking_id, BookingStatus(body.status), body.final_price
+            who,
+            booking_id,
+            BookingStatus(body.status),
+            extras=[(e.code, e.reason) for e in body.extras],
         )
     return await render(runtime, booking, who)
 
