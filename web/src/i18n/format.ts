@@ -26,9 +26,11 @@ function dateFormat(locale: Locale, options: Intl.DateTimeFormatOptions): Intl.D
 }
 
 /** Whole roubles unless there are kopecks: "3 500 ₽", "₽3,500". */
-export function formatMoney(amount: number | null | undefined, currency: string, locale: Locale): string {
-  if (amount === null || amount === undefined || !Number.isFinite(amount)) return "—";
-  const whole = Math.abs(amount - Math.round(amount)) < 0.005;
+/** Money arrives as an integer number of kopecks (`*_kopecks`); shown in roubles. */
+export function formatMoney(kopecks: number | null | undefined, currency: string, locale: Locale): string {
+  if (kopecks === null || kopecks === undefined || !Number.isInteger(kopecks)) return "—";
+  const whole = kopecks % 100 === 0;
+  const amount = kopecks / 100;
   return numberFormat(locale, {
     style: "currency",
     currency: currency || "RUB",

@@ -43,7 +43,7 @@ export function Today() {
               </span>
               <span class="row-side">
                 <StatusBadge status={b.status} />
-                <small>{formatMoney(b.final_price ?? b.estimated_price, b.currency, locale)}</small>
+                <small>{formatMoney(b.final_price_kopecks ?? b.estimated_price_kopecks, b.currency, locale)}</small>
               </span>
             </a>
           </li>

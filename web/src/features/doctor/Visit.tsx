@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { errorText } from "../../components/errors";
-import { Alert, Button, Field, useFocusHeading } from "../../components/ui";
+import { Alert, Button, useFocusHeading } from "../../components/ui";
 import { useLocale, useT, type MessageKey } from "../../i18n";
 import { formatDistance, formatDuration } from "../../i18n/format";
 import { useStore } from "../../lib/store";
@@ -35,7 +35,6 @@ export function DoctorVisit({ id }: { id: string }) {
   const [booking, setBooking] = useState<Booking | null>(null);
   const [route, setRoute] = useState<Route | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
-  const [price, setPrice] = useState("");
   const [busy, setBusy] = useState(false);
   const routedFrom = useRef<{ lat: number; lon: number } | null>(null);
   useFocusHeading(`dvisit-${id}`);
@@ -84,17 +83,9 @@ export function DoctorVisit({ id }: { id: string }) {
   const move = async () => {
     if (!next) return;
     setFailure(null);
-    let final: number | undefined;
-    if (next.status === "completed" && price.trim()) {
-      final = Number(price.replace(",", "."));
-      if (!Number.isFinite(final) || final < 0 || final > 1_000_000) {
-        setFailure(t("progress.badPrice"));
-        return;
-      }
-    }
     setBusy(true);
     try {
-      await progress(booking.id, next.status, final);
+      await progress(booking.id, next.status);
       setBooking(await getBooking(booking.id));
     } catch (exc) {
       setFailure(exc instanceof Error && exc.message !== "not connected" ? t("progress.failed") : errorText(t, exc));
@@ -146,11 +137,6 @@ export function DoctorVisit({ id }: { id: string }) {
       {next && (
         <section class="card" aria-labelledby="progress-title">
           <h2 id="progress-title">{t("progress.title")}</h2>
-          {next.status === "completed" && (
-            <Field id="final-price" label={t("progress.finalPrice")} hint={t("progress.finalPriceHint")}>
-              <input id="final-price" inputMode="decimal" value={price} aria-describedby="final-price-hint" onInput={(e) => setPrice((e.target as HTMLInputElement).value)} />
-            </Field>
-          )}
           <Alert id="visit-error">{failure}</Alert>
           <Button kind="primary" id={`progress-${next.status}`} busy={busy} onClick={() => void move()}>
             {t(next.key)}

@@ -311,9 +311,14 @@ export async function declineOffer(reason: string): Promise<void> {
   set((s) => ({ ...s, offer: null, status: s.status === "offered" ? "available" : s.status, lastOutcome: { kind: "declined", at: Date.now() } }));
 }
 
-export async function progress(bookingId: string, status: "en_route" | "arrived" | "in_progress" | "completed", finalPrice?: number): Promise<void> {
+export interface ExtraChoice {
+  code: string;
+  reason: string;
+}
+
+export async function progress(bookingId: string, status: "en_route" | "arrived" | "in_progress" | "completed", extras?: ExtraChoice[]): Promise<void> {
   const message: Record<string, unknown> = { type: "progress", booking_id: bookingId, status };
-  if (finalPrice !== undefined) message.final_price = finalPrice;
+  if (extras && extras.length) message.extras = extras;
   const reply = await need().request(message as never);
   const { state } = applyDoctorMessage(doctor$.get(), { ...reply, type: "progressed", booking_id: bookingId, status: String(reply.status ?? status) }, Date.now());
   doctor$.set(state);

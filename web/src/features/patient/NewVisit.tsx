@@ -249,7 +249,7 @@ export function NewVisit({ user, later }: { user: User; later: boolean }) {
             <dl class="figures">
               <div>
                 <dt>{t("visit.price")}</dt>
-                <dd id="estimate-price">{formatMoney(quote.price, quote.currency, locale)}</dd>
+                <dd id="estimate-price">{formatMoney(quote.price_kopecks, quote.currency, locale)}</dd>
               </div>
               <div>
                 <dt>{t("visit.eta")}</dt>

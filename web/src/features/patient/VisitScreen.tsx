@@ -167,12 +167,12 @@ function Tracking({ handle, t, locale, words }: { handle: TrackingHandle; t: Ret
               <dd>{b.symptoms}</dd>
             </>
           )}
-          <dt>{b.final_price !== null ? t("visit.finalPrice") : t("visit.price")}</dt>
+          <dt>{b.final_price_kopecks !== null ? t("visit.finalPrice") : t("visit.price")}</dt>
           <dd id="booking-price">
-            {b.final_price !== null
-              ? formatMoney(b.final_price, b.currency, locale)
-              : b.estimated_price !== null
-                ? t("visit.about", { price: formatMoney(b.estimated_price, b.currency, locale) })
+            {b.final_price_kopecks !== null
+              ? formatMoney(b.final_price_kopecks, b.currency, locale)
+              : b.estimated_price_kopecks !== null
+                ? t("visit.about", { price: formatMoney(b.estimated_price_kopecks, b.currency, locale) })
                 : "—"}
           </dd>
         </dl>

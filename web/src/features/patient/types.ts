@@ -42,8 +42,8 @@ export interface Booking {
   assigned_at: string | null;
   completed_at: string | null;
   cancelled_at: string | null;
-  estimated_price: number | null;
-  final_price: number | null;
+  estimated_price_kopecks: number | null;
+  final_price_kopecks: number | null;
   currency: string;
   history: StatusEntry[];
   requested_doctor_id?: string | null;
@@ -53,7 +53,9 @@ export interface Booking {
 }
 
 export interface Estimate {
-  price: number;
+  price_kopecks: number;
+  extras_cap_kopecks: number;
+  payment_methods: ("card" | "sbp" | "at_visit")[];
   currency: string;
   eta_s: number | null;
   doctors_available: number;
