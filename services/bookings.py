@@ -63,6 +63,7 @@ class VisitRequest:
     language: str | None = None  # a language the doctor must speak
     payment_method: Method = Method.CARD  # card, sbp or at_visit (where the clinic allows)
     specialty: str | None = None  # the price list's line for a specialty, if any
+    distance_m: float | None = None  # road distance for the distance surcharge, if known
 
 
 @dataclass(frozen=True, slots=True)
