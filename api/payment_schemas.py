@@ -1,0 +1,254 @@
+"""Request and response bodies of the payments routes. Money is always an integer number
+of kopecks (`*_kopecks`): a JSON float, a string or a boolean is refused."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictBool, StrictInt, StringConstraints
+
+from api.schemas import NO_NUL, Input, Instant, Output, Reason
+
+Kopecks = Annotated[StrictInt, Field(ge=0, le=10_000_000_000)]
+PositiveKopecks = Annotated[StrictInt, Field(ge=1, le=10_000_000_000)]
+Percent = Annotated[StrictInt, Field(ge=0, le=100)]
+BasisPoints = Annotated[StrictInt, Field(ge=0, le=10_000)]
+Hour = Annotated[StrictInt, Field(ge=0, le=23)]
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,40}$")]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,63}$")]
+ItemName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)]
+MethodName = Literal["card", "sbp", "at_visit"]
+
+
+class ServiceIn(Input):
+    code: Code
+    call_type: Slug
+    specialty: Slug | None = None
+    name_ru: ItemName
+    name_en: ItemName
+    price_kopecks: PositiveKopecks
+
+
+class ExtraItem(Input):
+    code: Code
+    name_ru: ItemName
+    name_en: ItemName
+    price_kopecks: PositiveKopecks
+
+
+class SurchargesIn(Input):
+    emergency_kopecks: Kopecks = 0
+    urgent_kopecks: Kopecks = 0
+    night_kopecks: Kopecks = 0
+    night_from_h: Hour = 22
+    night_to_h: Hour = 7
+    free_distance_m: Annotated[StrictInt, Field(ge=0, le=1_000_000)] = 10_000
+    per_km_kopecks: Kopecks = 0
+
+
+class CancellationIn(Input):
+    before_assigned_percent: Percent = 0
+    before_assigned_kopecks: Kopecks = 0
+    after_assigned_percent: Percent = 0
+    after_assigned_kopecks: Kopecks = 500_00
+    after_arrived_percent: Percent = 100
+    after_arrived_kopecks: Kopecks = 0
+
+
+class TaxIn(Input):
+    vat_code: Annotated[StrictInt, Field(ge=1, le=12)] = 1
+    tax_system_code: Annotated[StrictInt, Field(ge=1, le=6)] | None = None
+
+
+class CommissionIn(Input):
+    percent_bp: BasisPoints = 1_500
+    fixed_kopecks: Kopecks = 0
+    doctor_share_bp: BasisPoints = 6_000
+
+
+class PriceListIn(Input):
+    """A clinic's services and prices. A clinic's admin cannot set `commission` (the
+    platform's; it is kept as it is): only an admin can."""
+
+    services: list[ServiceIn] = Field(min_length=1, max_length=200)
+    extras: list[ExtraItem] = Field(default_factory=list, max_length=200)
+    surcharges: SurchargesIn = Field(default_factory=SurchargesIn)
+    cancellation: CancellationIn = Field(default_factory=CancellationIn)
+    tax: TaxIn = Field(default_factory=TaxIn)
+    commission: CommissionIn | None = None
+    extras_cap_percent: Percent = 50
+    pay_at_visit_allowed: StrictBool = True
+    methods: list[MethodName] = Field(
+        default_factory=lambda: ["card", "sbp", "at_visit"], min_length=1, max_length=3
+    )
+
+
+class PriceListOut(Output):
+    clinic_id: str | None
+    currency: str
+    services: list[ServiceIn]
+    extras: list[ExtraItem]
+    surcharges: SurchargesIn
+    cancellation: CancellationIn
+    tax: TaxIn
+    commission: CommissionIn
+    extras_cap_percent: int
+    pay_at_visit_allowed: bool
+    methods: list[MethodName]
+    own: bool = Field(description="false: the clinic has no list of its own (the default)")
+
+
+class LineOut(Output):
+    kind: str
+    code: str
+    name_ru: str
+    name_en: str
+    amount_kopecks: int
+    reason: str | None = None
+
+
+class ReceiptItemOut(Output):
+    description: str
+    quantity: int
+    amount_kopecks: int = Field(description="the price of one unit")
+    vat_code: int
+    payment_mode: str
+    payment_subject: str
+
+
+class ReceiptOut(Output):
+    items: list[ReceiptItemOut]
+    total_kopecks: int
+    customer_email: str | None
+    customer_phone: str | None
+
+
+class PaymentOut(Output):
+    payment_id: str
+    purpose: Literal["visit", "cancellation_fee"]
+    method: MethodName
+    status: Literal["pending", "waiting_for_capture", "succeeded", "canceled"]
+    amount_kopecks: int
+    captured_kopecks: int
+    refunded_kopecks: int
+    created_at: Instant
+    expires_at: Instant | None
+    confirmation_url: str | None = Field(
+        default=None, description="the patient's: the card page or the SBP link to open"
+    )
+    confirmation_token: str | None = Field(
+        default=None, description="the patient's: for YooKassa's embedded widget"
+    )
+    receipt: ReceiptOut | None
+
+
+class RefundOut(Output):
+    refund_id: str
+    payment_id: str
+    amount_kopecks: int
+    status: Literal["pending", "succeeded", "canceled"]
+    reason: str
+    created_at: Instant
+    receipt: ReceiptOut | None
+
+
+class OrderOut(Output):
+    booking_id: str
+    status: Literal[
+        "quoted", "awaiting_payment", "held", "paid", "pay_at_visit", "cancelled", "refunded",
+        "failed",
+    ]  # fmt: skip
+    method: MethodName
+    currency: str
+    quote: list[LineOut]
+    quote_kopecks: int
+    extras_cap_kopecks: int
+    extras: list[LineOut]
+    final_kopecks: int | None
+    payments: list[PaymentOut]
+    refunds: list[RefundOut]
+    payable: PaymentOut | None = Field(description="what the patient should confirm now, if any")
+
+
+class PayIn(Input):
+    confirmation: Literal["redirect", "embedded"] = Field(
+        default="redirect",
+        description="redirect: a page (a card) or a bank app link / QR (SBP); embedded: "
+        "YooKassa's widget (cards)",
+    )
+
+
+class RefundIn(Input):
+    amount_kopecks: PositiveKopecks
+    reason: Reason
+
+
+class AdminPaymentOut(PaymentOut):
+    booking_id: str
+    provider_payment_id: str | None
+    fee_kopecks: int
+
+
+class AdminPaymentPage(Output):
+    payments: list[AdminPaymentOut]
+    next_cursor: str | None
+
+
+class TotalsOut(Output):
+    revenue_kopecks: int
+    commission_kopecks: int
+    refunds_kopecks: int
+    fees_kopecks: int
+    doctors_kopecks: int
+    payable_kopecks: int
+    net_kopecks: int
+    captures: int
+    refund_count: int
+
+
+class GroupOut(Output):
+    key: str
+    totals: TotalsOut
+
+
+class FinanceOut(Output):
+    clinic_id: str | None
+    timezone: str
+    since: str
+    until: str
+    totals: TotalsOut
+    by_day: list[GroupOut]
+    by_month: list[GroupOut]
+    by_doctor: list[GroupOut]
+    by_service: list[GroupOut]
+    by_clinic: list[GroupOut] = Field(default_factory=list, description="platform report only")
+
+
+class VisitEarningOut(Output):
+    booking_id: str
+    service_code: str | None
+    at: Instant
+    earned_kopecks: int
+
+
+class EarningsOut(Output):
+    timezone: str
+    today_kopecks: int
+    week_kopecks: int
+    month_kopecks: int
+    visits: list[VisitEarningOut]
+
+
+class MismatchOut(Output):
+    kind: str
+    payment_id: str | None
+    provider_payment_id: str | None
+    ours: str
+    theirs: str
+
+
+class ReconcileOut(Output):
+    day: str
+    ours: int
+    theirs: int
+    mismatches: list[MismatchOut]
