@@ -280,6 +280,7 @@ class Refund:
     receipt: Receipt | None = None
     created_s: float = 0.0
     updated_s: float = 0.0
+    version: int = 0  # optimistic concurrency, as for orders and payments
 
 
 # ---------------------------------------------------------------------------- the provider's view

@@ -87,7 +87,7 @@ async def test_the_accounts_migration_goes_down_and_up_again(postgis_url: str) -
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == head_revision() == "0006"
+    assert await current_revision(postgis_url) == head_revision() == "0007"
 
 
 async def test_declines_and_shifts_migration_goes_down_and_up_again(postgis_url: str) -> None:
@@ -112,7 +112,7 @@ async def test_declines_and_shifts_migration_goes_down_and_up_again(postgis_url:
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == "0006"
+    assert await current_revision(postgis_url) == "0007"
 
 
 async def test_clinics_migration_goes_down_and_up_again(postgis_url: str) -> None:
@@ -133,7 +133,7 @@ async def test_clinics_migration_goes_down_and_up_again(postgis_url: str) -> Non
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == "0006"
+    assert await current_revision(postgis_url) == "0007"
     conn = await asyncpg.connect(postgis_url)
     try:
         assert await conn.fetchval("SELECT to_regclass('clinic.clinics')") is not None
@@ -162,4 +162,44 @@ async def test_the_admin_migration_goes_down_and_up_again(postgis_url: str) -> N
     finally:
         await conn.close()
     await migrate(postgis_url)
+    assert await current_revision(postgis_url) == "0007"
+
+
+async def test_the_payments_migration_goes_down_and_up_again(postgis_url: str) -> None:
+    import asyncio
+    import gc
+
+    from alembic import command
+
+    from services.database import alembic_config, current_revision
+
+    await migrate(postgis_url)
+    gc.collect()  # see tests.conftest.migrate
+    await asyncio.to_thread(command.downgrade, alembic_config(postgis_url), "0006")
     assert await current_revision(postgis_url) == "0006"
+    conn = await asyncpg.connect(postgis_url)
+    try:
+        assert await conn.fetchval("SELECT to_regnamespace('payment')") is None
+        assert await conn.fetchval("SELECT to_regclass('auth.runtime_settings')") is not None
+    finally:
+        await conn.close()
+    await migrate(postgis_url)
+    assert await current_revision(postgis_url) == "0007"
+    conn = await asyncpg.connect(postgis_url)
+    try:
+        money = await conn.fetch(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = 'payment' AND column_name LIKE '%kopecks'"
+        )
+        assert len(money) == 7 and {r["data_type"] for r in money} == {"bigint"}
+        triggers = await conn.fetch(
+            "SELECT DISTINCT event_object_table, trigger_name FROM information_schema.triggers"
+            " WHERE trigger_schema = 'payment'"
+        )
+        assert {(r["event_object_table"], r["trigger_name"]) for r in triggers} == {
+            ("ledger_transactions", "ledger_transactions_append_only"),
+            ("ledger_entries", "ledger_entries_append_only"),
+            ("ledger_entries", "ledger_entries_balanced"),
+        }
+    finally:
+        await conn.close()
