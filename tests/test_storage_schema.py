@@ -87,7 +87,7 @@ async def test_the_accounts_migration_goes_down_and_up_again(postgis_url: str) -
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == head_revision() == "0007"
+    assert await current_revision(postgis_url) == head_revision() == "0008"
 
 
 async def test_declines_and_shifts_migration_goes_down_and_up_again(postgis_url: str) -> None:
@@ -112,7 +112,7 @@ async def test_declines_and_shifts_migration_goes_down_and_up_again(postgis_url:
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == "0007"
+    assert await current_revision(postgis_url) == "0008"
 
 
 async def test_clinics_migration_goes_down_and_up_again(postgis_url: str) -> None:
@@ -133,7 +133,7 @@ async def test_clinics_migration_goes_down_and_up_again(postgis_url: str) -> Non
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == "0007"
+    assert await current_revision(postgis_url) == "0008"
     conn = await asyncpg.connect(postgis_url)
     try:
         assert await conn.fetchval("SELECT to_regclass('clinic.clinics')") is not None
@@ -162,7 +162,7 @@ async def test_the_admin_migration_goes_down_and_up_again(postgis_url: str) -> N
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == "0007"
+    assert await current_revision(postgis_url) == "0008"
 
 
 async def test_the_payments_migration_goes_down_and_up_again(postgis_url: str) -> None:
@@ -184,7 +184,7 @@ async def test_the_payments_migration_goes_down_and_up_again(postgis_url: str) -
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == "0007"
+    assert await current_revision(postgis_url) == "0008"
     conn = await asyncpg.connect(postgis_url)
     try:
         money = await conn.fetch(
@@ -201,5 +201,39 @@ async def test_the_payments_migration_goes_down_and_up_again(postgis_url: str) -
             ("ledger_entries", "ledger_entries_append_only"),
             ("ledger_entries", "ledger_entries_balanced"),
         }
+    finally:
+        await conn.close()
+
+
+async def test_the_money_migration_converts_roubles_to_kopecks_exactly(postgis_url: str) -> None:
+    """0008: numeric roubles become bigint kopecks (2500.55 -> 250055), and back down."""
+    import asyncio
+    import gc
+
+    from alembic import command
+
+    from services.database import alembic_config
+
+    await migrate(postgis_url)
+    gc.collect()  # see tests.conftest.migrate
+    await asyncio.to_thread(command.downgrade, alembic_config(postgis_url), "0007")
+    conn = await asyncpg.connect(postgis_url)
+    try:
+        await conn.execute(
+            "INSERT INTO booking.bookings (id, patient_id, call_type, latitude, longitude,"
+            " status, priority, created_at, estimated_price, final_price) VALUES ('b1', 'p1',"
+            " 'home_visit', 55.7, 37.6, 'completed', 'normal', now(), 2500.55, 3000)"
+        )
+        assert await conn.fetchval("SELECT to_regclass('booking.outbox')") is None
+    finally:
+        await conn.close()
+    await migrate(postgis_url)
+    conn = await asyncpg.connect(postgis_url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT estimated_price_kopecks, final_price_kopecks FROM booking.bookings"
+        )
+        assert (row["estimated_price_kopecks"], row["final_price_kopecks"]) == (2500_55, 3000_00)
+        assert await conn.fetchval("SELECT to_regclass('booking.outbox')") is not None
     finally:
         await conn.close()
