@@ -20,7 +20,8 @@ refund, get_payment, get_refund, list or "*"):
 - "timeout": the operation IS applied, the answer comes after delay_s (beyond the client's
   timeout: the realistic case where the retry must not do it twice);
 - "stall": nothing applied, no answer for delay_s, then a 500;
-- "500": a 500 answer, nothing applied;  "500_after": applied, then a 500 answer.
+- "500": a 500 answer, nothing applied;  "500_after": applied, then a 500 answer;
+- "processing": YooKassa's 202 {"type": "processing", "retry_after": ms}, nothing applied.
 Notifications: `duplicate_notifications = n` sends each n extra times;
 `hold_notifications = True` keeps them until `release_notifications()` sends them in
 reverse order (reordered).
@@ -56,7 +57,7 @@ from payments.ports import ProviderRejectedError
 from storage.payment_sandbox import YooKassaState
 
 OPERATIONS = ("create", "capture", "cancel", "refund", "get_payment", "get_refund", "list")
-FAULT_KINDS = ("timeout", "stall", "500", "500_after")
+FAULT_KINDS = ("timeout", "stall", "500", "500_after", "processing")
 
 
 def free_port() -> int:
@@ -304,6 +305,8 @@ class FakeYooKassa:
             await asyncio.sleep(self.latency_s)
         if fault is not None and fault.kind == "500":
             return _error(500, "internal_server_error", "Internal server error")
+        if fault is not None and fault.kind == "processing":
+            return _json({"type": "processing", "retry_after": int(fault.delay_s * 1_000)}, 202)
         if fault is not None and fault.kind == "stall":
             await asyncio.sleep(fault.delay_s)
             return _error(500, "internal_server_error", "Internal server error")

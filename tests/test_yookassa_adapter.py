@@ -409,6 +409,12 @@ async def test_server_errors_are_retried_then_succeed(
     captured = await provider.capture_payment(created.provider_payment_id, None, None, "capture:s1")
     assert captured.status is ProviderStatus.SUCCEEDED
     assert fake.applied["capture"] == 1 and fake.calls["capture"] == 2
+    # 202 "processing": asked again after retry_after, with the same key
+    fake.inject("refund", "processing", delay_s=0.05)
+    refund = await provider.create_refund(created.provider_payment_id, 100, None, "", "refund:s1")
+    assert refund.amount_kopecks == 100
+    assert fake.calls["refund"] == 2 and fake.applied["refund"] == 1
+    assert [key for op, key, _ in fake.requests if op == "refund"] == ["refund:s1"] * 2
 
 
 async def test_after_the_last_attempt_the_provider_is_unavailable(
