@@ -27,6 +27,7 @@ from api.routes import (
     emergency,
     geocode,
     operators,
+    payments,
     tiles,
 )
 from api.routes import map as map_routes  # "map" alone would shadow the builtin
@@ -78,6 +79,7 @@ def create_app(
     api.include_router(geocode.router)
     api.include_router(emergency.router)  # /emergency/contacts
     api.include_router(clinics.router)  # /clinics
+    api.include_router(payments.router)  # payments, prices, finance, refunds
     api.include_router(clinics.admin_router)  # /admin/stats (beside routes/admin.py's)
     api.include_router(clinics.auth_router)  # /auth/invitations/accept
     api.add_api_route(

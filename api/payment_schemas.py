@@ -20,6 +20,10 @@ ItemName = Annotated[str, StringConstraints(min_length=1, max_length=128, patter
 MethodName = Literal["card", "sbp", "at_visit"]
 
 
+def _all_methods() -> list[MethodName]:
+    return ["card", "sbp", "at_visit"]
+
+
 class ServiceIn(Input):
     code: Code
     call_type: Slug
@@ -78,9 +82,7 @@ class PriceListIn(Input):
     commission: CommissionIn | None = None
     extras_cap_percent: Percent = 50
     pay_at_visit_allowed: StrictBool = True
-    methods: list[MethodName] = Field(
-        default_factory=lambda: ["card", "sbp", "at_visit"], min_length=1, max_length=3
-    )
+    methods: list[MethodName] = Field(default_factory=_all_methods, min_length=1, max_length=3)
 
 
 class PriceListOut(Output):
@@ -252,3 +254,7 @@ class ReconcileOut(Output):
     ours: int
     theirs: int
     mismatches: list[MismatchOut]
+
+
+class SandboxConfirmIn(Input):
+    pay: StrictBool = Field(description="true: pay; false: decline")

@@ -21,8 +21,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from payments.webhooks import NotificationError, ip_allowed, parse_notification
-
 from accounts import AccountStore, Role
 from clinics import ClinicStore
 from dispatch_core import Booking, BookingStatus, Priority
@@ -82,6 +80,7 @@ from payments.reports import (
     doctor_earnings,
     period_starts,
 )
+from payments.webhooks import NotificationError, ip_allowed, parse_notification
 from services.audit import AuditTrail
 from services.auth import ConflictError, ForbiddenError, NotFoundError, Principal
 from services.bookings import InvalidRequestError, PriceOffer, VisitRequest
@@ -863,6 +862,26 @@ class PaymentService:
         else:
             raise ConflictError("nothing to pay yet: the visit is paid once a doctor accepts")
         return await self.view(who, booking_id)
+
+    async def sandbox_confirm(self, who: Principal, payment_id: str, *, succeed: bool) -> OrderView:
+        """The sandbox's payment page: the patient pays (or declines) one of their own
+        pending payments. Only with the sandbox provider."""
+        confirm = getattr(self.provider, "confirm", None)
+        if self.provider.name != "sandbox" or confirm is None:
+            raise NotFoundError("there is no sandbox here")
+        payment = await self.store.payment(payment_id) or await self.store.payment_by_provider_id(
+            payment_id
+        )  # ours, or the provider's id (the sandbox's confirmation page names that)
+        if payment is None or payment.provider_payment_id is None:
+            raise NotFoundError(f"no payment {payment_id!r}")
+        await self._booking_for(who, payment.booking_id)  # theirs, or 404
+        if who.role is not Role.PATIENT:
+            raise ForbiddenError("only the patient pays")
+        if payment.status is not ProviderStatus.PENDING:
+            raise ConflictError(f"this payment is {payment.status.value} already")
+        seen = await confirm(payment.provider_payment_id, succeed=succeed)
+        await self._observe(payment, seen)
+        return await self.view(who, payment.booking_id)
 
     # ------------------------------------------------------------------ refunds (admins)
 

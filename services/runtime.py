@@ -17,9 +17,10 @@ from argon2 import PasswordHasher
 from accounts import MAX_DOCUMENT_BYTES, AccountStore, Role, User
 from clinics import ClinicStore
 from dispatch_core import DispatchPolicy
-from dispatch_core.messages import MarkDoctorOffline, Tick
-from dispatch_core.ports import BookingListing
+from dispatch_core.messages import Event, MarkDoctorOffline, StatusChanged, Tick
+from dispatch_core.ports import OUTBOX_TOPICS, BookingListing
 from matching import DoctorRegistry, Matcher, MatchingPolicy
+from payments.ports import PaymentProvider, PaymentStore
 from routing import Router
 from services.admin import AdminService
 from services.audit import AuditTrail
@@ -34,10 +35,12 @@ from services.geocoding import GeocodingConfig, GeocodingService
 from services.idempotency import Idempotency
 from services.moderation import ModerationService
 from services.operations import Operations
+from services.payments import PaymentsConfig, PaymentService
 from services.realtime import Realtime, RealtimePolicy
 from services.road_network import open_router
 from storage.file_store import LocalFileStore
 from storage.locations import LocationFix, LocationIngest
+from storage.payment_sandbox import SandboxProvider
 from storage.rate_limit import (
     LocalRateLimiter,
     RateLimiter,
@@ -81,6 +84,13 @@ class RuntimeConfig:
     preload_geocoder: bool = False  # build the offline index at start (tot serve)
     documents_dir: Path | None = None  # doctors' scans; None: "documents" beside the SQLite file
     max_document_bytes: int = MAX_DOCUMENT_BYTES
+    payments_provider: str = "sandbox"  # sandbox | yookassa
+    yookassa_shop_id: str | None = None
+    yookassa_secret_key: str | None = field(default=None, repr=False)
+    yookassa_url: str = "https://api.yookassa.ru/v3"
+    yookassa_networks: tuple[str, ...] = ()  # empty: YooKassa's published ranges
+    public_url: str = "http://127.0.0.1:8000"
+    sandbox_confirm_after_s: float | None = 3.0  # the sandbox's payer confirms this soon
 
 
 @dataclass
@@ -107,6 +117,7 @@ class Runtime:
     clinics: ClinicService
     moderation: ModerationService
     ops: Operations
+    payments: PaymentService
     redis: Any = None
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -166,14 +177,25 @@ class Runtime:
         else:
             limiter = LocalRateLimiter()
             bus = InProcessBus()
+        clinic_store = await _open_clinics(config)
+        payments = PaymentService(
+            await _open_payments(config), _provider(config), stores.bookings,  # type: ignore[arg-type]
+            stores.bookings, accounts, clinic_store, audit, clock,
+            PaymentsConfig(
+                return_url_base=config.public_url.rstrip("/"),
+                webhook_networks=config.yookassa_networks,
+            ),
+        )  # fmt: skip
+        if isinstance(payments.provider, SandboxProvider):
+            payments.provider.notify = payments.handle_notification
         bookings = BookingService(
-            engine, stores.bookings, listing, accounts, candidates, audit, clock
+            engine, stores.bookings, listing, accounts, candidates, audit, clock, payments
         )
         doctors = DoctorService(
             accounts, registry, engine, clock, runtime_fix_sink(locations), stores.locations
         )
         clinics = ClinicService(
-            await _open_clinics(config), accounts, auth, registry, engine, doctors, listing,
+            clinic_store, accounts, auth, registry, engine, doctors, listing,
             audit, clock,
         )  # fmt: skip
         runtime = cls(
@@ -212,6 +234,7 @@ class Runtime:
                 bus="redis" if config.redis_url else "memory", redis=redis_client,
             ),
             redis=redis_client,
+            payments=payments,
         )  # fmt: skip
         await runtime.ops.load_settings()
         await runtime._ensure_admin()
@@ -220,6 +243,8 @@ class Runtime:
         audit.start()
         await bus.start()
         runtime.realtime.start()
+        engine.listeners.append(_wake_payments(payments))
+        payments.start()
         runtime._tasks.append(asyncio.create_task(locations.run(), name="location-ingest"))
         runtime._tasks.append(asyncio.create_task(runtime._run_clock(), name="dispatch-clock"))
         if config.preload_geocoder:
@@ -279,6 +304,7 @@ class Runtime:
         for hook in reversed(self.on_stop):
             await hook()
         await self.realtime.stop()
+        await self.payments.stop()
         await self.bus.close()
         self.locations.stop()
         for task in self._tasks:
@@ -292,6 +318,7 @@ class Runtime:
         await self.geocoding.close()
         await self.engine.close()
         await self.clinics.store.close()
+        await self.payments.store.close()
         await self.accounts.close()
         await self.stores.close()
         if self.redis is not None:
@@ -307,6 +334,43 @@ async def _open_accounts(config: RuntimeConfig) -> AccountStore:
 
     config.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     return SqliteAccountStore(config.sqlite_path)
+
+
+async def _open_payments(config: RuntimeConfig) -> PaymentStore:
+    if config.database_url:
+        from storage.postgis_payments import PostgisPaymentStore
+
+        return await PostgisPaymentStore.connect(config.database_url)
+    from storage.sqlite_payments import SqlitePaymentStore
+
+    config.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    return SqlitePaymentStore(config.sqlite_path)
+
+
+def _provider(config: RuntimeConfig) -> PaymentProvider:
+    if config.payments_provider == "yookassa":
+        from storage.yookassa import YooKassaProvider
+
+        assert config.yookassa_shop_id and config.yookassa_secret_key
+        return YooKassaProvider(
+            config.yookassa_shop_id, config.yookassa_secret_key, base_url=config.yookassa_url
+        )
+    return SandboxProvider(
+        confirm_url_base="/pay/sandbox/", confirm_after_s=config.sandbox_confirm_after_s
+    )
+
+
+def _wake_payments(payments: PaymentService) -> Callable[[list[Event]], None]:
+    """A booking reached a status the payments act on: relay its outbox message now."""
+
+    def listener(events: list[Event]) -> None:
+        if any(
+            isinstance(e, StatusChanged) and e.new_status in OUTBOX_TOPICS["payments"]
+            for e in events
+        ):
+            payments.wake()
+
+    return listener
 
 
 async def _open_clinics(config: RuntimeConfig) -> ClinicStore:

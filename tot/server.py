@@ -46,6 +46,16 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
         preload_geocoder=True,
         documents_dir=settings.documents_dir,
         max_document_bytes=settings.max_document_bytes,
+        payments_provider=settings.payments_provider,
+        yookassa_shop_id=settings.yookassa_shop_id,
+        yookassa_secret_key=(
+            settings.yookassa_secret_key.get_secret_value()
+            if settings.yookassa_secret_key
+            else None
+        ),
+        yookassa_url=settings.yookassa_url,
+        yookassa_networks=tuple(settings.yookassa_networks or ()),
+        public_url=settings.public_url,
     )
 
 

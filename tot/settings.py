@@ -100,6 +100,27 @@ class Settings(BaseSettings):
     max_document_bytes: PositiveInt = Field(
         default=10 * 1024 * 1024, le=100 * 1024 * 1024, description="largest scan accepted"
     )
+    payments_provider: Literal["sandbox", "yookassa"] = Field(
+        default="sandbox",
+        description="sandbox: no account, payments confirm themselves (the demo); yookassa: "
+        "YooKassa's API v3 with TOT_YOOKASSA_SHOP_ID and TOT_YOOKASSA_SECRET_KEY",
+    )
+    yookassa_shop_id: str | None = Field(default=None, description="YooKassa's shopId")
+    yookassa_secret_key: SecretStr | None = Field(
+        default=None, description="YooKassa's secret key (never logged)"
+    )
+    yookassa_url: str = Field(
+        default="https://api.yookassa.ru/v3", description="YooKassa's API base URL"
+    )
+    yookassa_networks: list[str] | None = Field(
+        default=None,
+        description="networks notifications are accepted from (JSON list); default: "
+        "YooKassa's published ranges",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="where patients reach this service (the payer returns here)",
+    )
     ws_origins: list[str] | None = Field(
         default=None,
         description="browser origins for WebSockets (JSON list); default: cors_origins",
@@ -122,6 +143,13 @@ class Settings(BaseSettings):
                 f"TOT_JWT_SECRET must be set to a random secret of at least {MIN_SECRET_BYTES} "
                 "bytes in production (for example: python -c 'import secrets; "
                 "print(secrets.token_urlsafe(48))')"
+            )
+        if self.payments_provider == "yookassa" and not (
+            self.yookassa_shop_id and self.yookassa_secret_key
+        ):
+            raise ValueError(
+                "TOT_PAYMENTS_PROVIDER=yookassa needs TOT_YOOKASSA_SHOP_ID and "
+                "TOT_YOOKASSA_SECRET_KEY"
             )
         if self.geocoder == "nominatim" and not self.nominatim_url:
             raise ValueError("TOT_GEOCODER=nominatim needs TOT_NOMINATIM_URL")

@@ -24,14 +24,15 @@ from api.payment_schemas import (
     LineOut,
     MismatchOut,
     OrderOut,
-    PaymentOut,
     PayIn,
+    PaymentOut,
     PriceListIn,
     PriceListOut,
     ReceiptOut,
     ReconcileOut,
     RefundIn,
     RefundOut,
+    SandboxConfirmIn,
     TotalsOut,
     VisitEarningOut,
 )
@@ -98,7 +99,7 @@ def _refund(r: Refund) -> RefundOut:
         refund_id=r.refund_id,
         payment_id=r.payment_id,
         amount_kopecks=r.amount_kopecks,
-        status=r.status.value,  # type: ignore[arg-type]
+        status=r.status.value,
         reason=r.reason,
         created_at=instant(r.created_s),
         receipt=_receipt(r.receipt),
@@ -147,7 +148,10 @@ def _totals(t: Totals) -> TotalsOut:
 
 
 def _groups(groups: dict[Any, Totals]) -> list[GroupOut]:
-    return [GroupOut(key=str(k), totals=_totals(v)) for k, v in sorted(groups.items(), key=lambda kv: str(kv[0]))]
+    return [
+        GroupOut(key=str(k), totals=_totals(v))
+        for k, v in sorted(groups.items(), key=lambda kv: str(kv[0]))
+    ]
 
 
 def _finance(r: ClinicReport | PlatformReport, since: date, until: date) -> FinanceOut:
@@ -231,7 +235,9 @@ async def yookassa_notification(request: Request, runtime: RuntimeDep) -> Respon
     summary="A clinic's services and prices (its own, or the platform's default)",
     responses=problems(404),
 )
-async def clinic_prices(clinic_id: Identifier, who: AnyUserDep, runtime: RuntimeDep) -> PriceListOut:
+async def clinic_prices(
+    clinic_id: Identifier, who: AnyUserDep, runtime: RuntimeDep
+) -> PriceListOut:
     own = await runtime.payments.own_price_list(clinic_id)
     if own is None and await runtime.clinics.store.clinic(clinic_id) is None:
         from services.auth import NotFoundError
@@ -294,7 +300,11 @@ async def set_default_prices(body: PriceListIn, who: AdminDep, runtime: RuntimeD
     responses=problems(404, described={422: NOT_PAYABLE}),
 )
 async def clinic_finance(
-    clinic_id: Identifier, who: ClinicAdminDep, runtime: RuntimeDep, since: Day = None, until: Day = None
+    clinic_id: Identifier,
+    who: ClinicAdminDep,
+    runtime: RuntimeDep,
+    since: Day = None,
+    until: Day = None,
 ) -> FinanceOut:
     start, end, since_s, until_s = _period(since, until)
     report = await runtime.payments.clinic_report(who, clinic_id, since_s, until_s)
@@ -363,7 +373,9 @@ def _csv(text: str, name: str) -> Response:
     )
 
 
-@router.get("/doctors/me/earnings", summary="The doctor's earnings: today, this week, this month, per visit")
+@router.get(
+    "/doctors/me/earnings", summary="The doctor's earnings: today, this week, this month, per visit"
+)
 async def my_earnings(who: DoctorDep, runtime: RuntimeDep) -> EarningsOut:
     e = await runtime.payments.earnings(who)
     return EarningsOut(
@@ -421,7 +433,9 @@ async def admin_payments(
     summary="A payment's refunds (admins)",
     responses=problems(404),
 )
-async def payment_refunds(payment_id: Identifier, who: AdminDep, runtime: RuntimeDep) -> list[RefundOut]:
+async def payment_refunds(
+    payment_id: Identifier, who: AdminDep, runtime: RuntimeDep
+) -> list[RefundOut]:
     return [_refund(r) for r in await runtime.payments.payment_refunds(who, payment_id)]
 
 
@@ -463,3 +477,15 @@ async def reconcile_payments(
             for m in report.mismatches
         ],
     )  # fmt: skip
+
+
+@router.post(
+    "/payments/sandbox/{payment_id}/confirm",
+    summary="The sandbox provider's payment page: the patient pays or declines (sandbox only)",
+    responses=problems(404, 409),
+)
+async def sandbox_confirm(
+    payment_id: Identifier, body: SandboxConfirmIn, who: PatientDep, runtime: RuntimeDep
+) -> OrderOut:
+    view = await runtime.payments.sandbox_confirm(who, payment_id, succeed=body.pay)
+    return _order(view, who)
