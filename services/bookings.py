@@ -44,6 +44,11 @@ class InvalidRequestError(Exception):
     """The request is well-formed but cannot be done as asked (422)."""
 
 
+class PriceRefusedError(InvalidRequestError):
+    """What the price list refuses (an unknown extra, extras over the cap): 422 even
+    where a refused command would be a conflict."""
+
+
 @dataclass(frozen=True, slots=True)
 class VisitRequest:
     lat: float

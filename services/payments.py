@@ -83,7 +83,7 @@ from payments.reports import (
 from payments.webhooks import NotificationError, ip_allowed, parse_notification
 from services.audit import AuditTrail
 from services.auth import ConflictError, ForbiddenError, NotFoundError, Principal
-from services.bookings import InvalidRequestError, PriceOffer, VisitRequest
+from services.bookings import InvalidRequestError, PriceOffer, PriceRefusedError, VisitRequest
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +294,7 @@ class PaymentService:
             try:
                 lines = add_extras(order.quote, price_list, extras)
             except PaymentError as exc:
-                raise InvalidRequestError(str(exc)) from None
+                raise PriceRefusedError(str(exc)) from None
             order.extras = lines
             order.final_kopecks = final_kopecks(order.quote, lines)
             order.doctor_id = booking.doctor_id or order.doctor_id
@@ -373,6 +373,10 @@ class PaymentService:
             wait_s = min(600.0, 2.0 ** min(message.attempts, 10)) * (0.5 + random.random())
             if not isinstance(exc, ProviderUnavailableError | StaleVersionError):
                 log.exception("payments: message %d failed", message.message_id)
+            log.info(
+                "payments: message %d (%s) again in %.1f s: %s",
+                message.message_id, message.payload.get("status"), wait_s, type(exc).__name__,
+            )  # fmt: skip
             await self.outbox.outbox_retry(
                 message.message_id, self.clock() + wait_s, type(exc).__name__
             )
@@ -436,7 +440,12 @@ class PaymentService:
         if order.method is not Method.CARD or booking.status is BookingStatus.COMPLETED:
             return
         payments = await self.store.payments_for_booking(order.booking_id)
-        if any(p.purpose is Purpose.VISIT and p.status not in TERMINAL_STATUSES for p in payments):
+        if any(
+            p.purpose is Purpose.VISIT
+            and p.status not in TERMINAL_STATUSES
+            and p.provider_payment_id is not None  # one never answered is sent again below
+            for p in payments
+        ):
             return  # held already (a reassigned booking keeps its hold)
         if any(p.purpose is Purpose.VISIT and p.captured_kopecks for p in payments):
             return
@@ -497,7 +506,7 @@ class PaymentService:
         fee = 0
         if (
             booking.status is BookingStatus.CANCELLED
-            and payload.get("updated_by") == order.patient_id  # the patient cancelled
+            and payload.get("updated_by") == f"patient:{order.patient_id}"  # the patient did
         ):
             fee = cancellation_fee(
                 price_list.cancellation, order.quote.total_kopecks, _stage(booking)

@@ -12,7 +12,7 @@ from fastapi import Path, Request
 from accounts import Role, User
 from api.errors import TooManyRequestsError
 from services.auth import ConflictError, Principal
-from services.bookings import InvalidRequestError
+from services.bookings import InvalidRequestError, PriceRefusedError
 from services.moderation import Where
 from services.runtime import Runtime
 from storage.rate_limit import RateLimit
@@ -98,5 +98,7 @@ def state_conflicts() -> Iterator[None]:
     answered, a doctor offline or busy) clashes with the current state, so it is a 409."""
     try:
         yield
+    except PriceRefusedError:
+        raise
     except InvalidRequestError as exc:
         raise ConflictError(str(exc)) from None
