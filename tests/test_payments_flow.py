@@ -115,7 +115,7 @@ async def test_a_card_is_held_at_acceptance_and_captured_with_the_extras(
     api: Api, fake: FakeYooKassa, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    doctor_id, doctor = await api.doctor(on_shift_at=NEARBY, specialization="general")
+    _, doctor = await api.doctor(on_shift_at=NEARBY, specialization="general")
     _, patient = await api.patient()
     r = await api.client.post(
         "/api/v1/bookings/estimate",
