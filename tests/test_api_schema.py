@@ -628,11 +628,12 @@ def test_the_narrowings_are_the_documented_refusals_and_nothing_else() -> None:
     refusal depends on the map, or on what no JSON Schema can say of a clinic's settings
     (api.routes.clinics.NOT_A_CLINIC), and a 415 only where it says the file's bytes are
     not a scan; every other operation has schemathesis's defaults."""
+    from api.payment_texts import NOT_PAYABLE
     from api.routes.clinics import NOT_A_CLINIC
 
     settings = tomllib.loads(PROJECT_CONFIG.read_text(encoding="utf-8"))
     assert set(settings) == {"operations"}
-    map_narrowing, clinic_narrowing, scan_narrowing = settings["operations"]
+    map_narrowing, clinic_narrowing, scan_narrowing, payment_narrowing = settings["operations"]
     defaults = schemathesis.Config().projects.default.checks.positive_data_acceptance
     operations = _operations(_openapi())
 
@@ -647,6 +648,7 @@ def test_the_narrowings_are_the_documented_refusals_and_nothing_else() -> None:
         (map_narrowing, "422", OFF_THE_MAP),
         (clinic_narrowing, "422", NOT_A_CLINIC),
         (scan_narrowing, "415", NOT_A_SCAN),
+        (payment_narrowing, "422", NOT_PAYABLE),
     ):
         statuses = narrowing["checks"]["positive_data_acceptance"]["expected-statuses"]
         assert set(statuses) == {*defaults.expected_statuses, status}
@@ -659,6 +661,7 @@ def test_the_narrowings_are_the_documented_refusals_and_nothing_else() -> None:
         "platform_stats", "platform_stats_csv",
     }  # fmt: skip
     assert set(scan_narrowing["include-operation-id"]) == {"upload_document_file"}
+    assert "refund_payment" in payment_narrowing["include-operation-id"]
 
 
 def test_the_assign_route_declares_who_cannot_be_assigned() -> None:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from accounts import Role
 from api.openapi import OFF_THE_MAP, problems
+from api.payment_texts import NOT_PAYABLE
 from api.routes.common import (
     Identifier,
     client_ip,
@@ -254,7 +255,7 @@ async def post_message(
 @router.post(
     "/bookings/{booking_id}/progress",
     summary="The assigned doctor moves the visit on",
-    responses=problems(409),
+    responses=problems(409, described={422: NOT_PAYABLE}),
 )
 async def progress(
     booking_id: Identifier, body: ProgressIn, who: DoctorDep, runtime: RuntimeDep

@@ -36,6 +36,7 @@ from api.payment_schemas import (
     TotalsOut,
     VisitEarningOut,
 )
+from api.payment_texts import NOT_PAYABLE
 from api.routes.common import Identifier, client_ip, request_id
 from api.schemas import NO_NUL, instant
 from api.security import AdminDep, AnyUserDep, DoctorDep, PatientDep, RuntimeDep, allow, public
@@ -50,10 +51,6 @@ ClinicAdminDep = Annotated[Principal, Depends(allow(Role.ADMIN, Role.CLINIC_ADMI
 DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 Day = Annotated[str | None, Query(pattern=DATE_PATTERN, description="YYYY-MM-DD (UTC)")]
 PAYMENT_CURSOR = r"^\d{1,12}(\.\d{1,17})?~[0-9A-Za-z_.-]{1,200}$"
-NOT_PAYABLE = (
-    "well-formed but not acceptable: an amount above what can be refunded, a price list "
-    "the rules refuse, a period that is empty or longer than 400 days"
-)
 
 
 # -- encoding ------------------------------------------------------------------------------
