@@ -311,6 +311,11 @@ class PaymentService:
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._relay_loop(), name="payments-relay"))
         self._tasks.append(asyncio.create_task(self._sweep_loop(), name="payments-sweep"))
+        self._tasks.append(
+            asyncio.create_task(
+                run_reconciliation_daily(self, self.clock), name="payments-reconciliation"
+            )
+        )
 
     def wake(self) -> None:
         """Something was written to the outbox: relay it now rather than at the next poll."""
@@ -1026,30 +1031,38 @@ class PaymentService:
 
     async def reconcile(self, day: date) -> ReconcileReport:
         """Our payments created on `day` (UTC) against the provider's list of that day."""
-        since = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
-        until = (datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)).timestamp()
-        ours: list[Payment] = []
-        after: str | None = None
-        while True:
-            page = await self.store.payments_created_between(since, until, after=after, limit=1_000)
-            ours.extend(page)
-            if len(page) < 1_000:
-                break
-            after = page[-1].payment_id
-        theirs: list[ProviderPayment] = []
-        cursor: str | None = None
-        while True:
-            items, cursor = await self.provider.list_payments(since, until, cursor, 100)
-            theirs.extend(items)
-            if cursor is None:
-                break
-        mismatches = compare_with_provider(ours, theirs, since_s=since, until_s=until)
-        for m in mismatches:
-            log.warning(
-                "reconciliation %s: %s %s ours=%s provider=%s", day.isoformat(), m.kind.value,
-                m.payment_id or m.provider_payment_id, m.ours, m.theirs,
-            )  # fmt: skip
-        return ReconcileReport(day, len(ours), len(theirs), mismatches)
+        return await reconcile_day(self.store, self.provider, day)
+
+
+async def reconcile_day(
+    store: PaymentStore, provider: PaymentProvider, day: date
+) -> ReconcileReport:
+    """Our payments created on `day` (UTC) against the provider's list of that day, both
+    read in pages; every mismatch is logged and returned."""
+    since = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+    until = since + 86_400
+    ours: list[Payment] = []
+    after: str | None = None
+    while True:
+        page = await store.payments_created_between(since, until, after=after, limit=1_000)
+        ours.extend(page)
+        if len(page) < 1_000:
+            break
+        after = page[-1].payment_id
+    theirs: list[ProviderPayment] = []
+    cursor: str | None = None
+    while True:
+        items, cursor = await provider.list_payments(since, until, cursor, 100)
+        theirs.extend(items)
+        if cursor is None:
+            break
+    mismatches = compare_with_provider(ours, theirs, since_s=since, until_s=until)
+    for m in mismatches:
+        log.warning(
+            "reconciliation %s: %s %s ours=%s provider=%s", day.isoformat(), m.kind.value,
+            m.payment_id or m.provider_payment_id, m.ours, m.theirs,
+        )  # fmt: skip
+    return ReconcileReport(day, len(ours), len(theirs), mismatches)
 
 
 def _stage(booking: Booking) -> str:

@@ -179,7 +179,7 @@ class Runtime:
             bus = InProcessBus()
         clinic_store = await _open_clinics(config)
         payments = PaymentService(
-            await _open_payments(config), _provider(config), stores.bookings,  # type: ignore[arg-type]
+            await open_payment_store(config), open_payment_provider(config), stores.bookings,  # type: ignore[arg-type]
             stores.bookings, accounts, clinic_store, audit, clock,
             PaymentsConfig(
                 return_url_base=config.public_url.rstrip("/"),
@@ -336,7 +336,7 @@ async def _open_accounts(config: RuntimeConfig) -> AccountStore:
     return SqliteAccountStore(config.sqlite_path)
 
 
-async def _open_payments(config: RuntimeConfig) -> PaymentStore:
+async def open_payment_store(config: RuntimeConfig) -> PaymentStore:
     if config.database_url:
         from storage.postgis_payments import PostgisPaymentStore
 
@@ -347,7 +347,7 @@ async def _open_payments(config: RuntimeConfig) -> PaymentStore:
     return SqlitePaymentStore(config.sqlite_path)
 
 
-def _provider(config: RuntimeConfig) -> PaymentProvider:
+def open_payment_provider(config: RuntimeConfig) -> PaymentProvider:
     if config.payments_provider == "yookassa":
         from storage.yookassa import YooKassaProvider
 

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from pydantic import ValidationError
 
@@ -223,8 +223,56 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from storage.sqlite_accounts import SqliteAccountStore
 
     asyncio.run(SqliteAccountStore(path).close())
+    from storage.sqlite_payments import SqlitePaymentStore
+
+    asyncio.run(SqlitePaymentStore(path).close())
     print(f"embedded database {path} is up to date")
     return 0
+
+
+def cmd_payments_reconcile(args: argparse.Namespace) -> int:
+    """Compare one day's payments with the provider's list; exit 1 on any mismatch."""
+    from datetime import date
+
+    from services.payments import reconcile_day
+    from services.runtime import open_payment_provider, open_payment_store
+    from tot.server import runtime_config
+
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError:
+        raise ValueError(f"--date {args.date!r} is not a date (YYYY-MM-DD)") from None
+    config = runtime_config(Settings())
+
+    async def run() -> Any:
+        store = await open_payment_store(config)
+        provider = open_payment_provider(config)
+        try:
+            return await reconcile_day(store, provider, day)
+        finally:
+            await provider.close()
+            await store.close()
+
+    report = asyncio.run(run())
+    if args.json:
+        print(json.dumps({
+            "day": report.day.isoformat(), "ours": report.ours, "theirs": report.theirs,
+            "mismatches": [
+                {"kind": m.kind.value, "payment_id": m.payment_id,
+                 "provider_payment_id": m.provider_payment_id, "ours": m.ours,
+                 "theirs": m.theirs}
+                for m in report.mismatches
+            ],
+        }, ensure_ascii=False))  # fmt: skip
+    else:
+        print(
+            f"{report.day}: {report.ours} payments here, {report.theirs} at the provider, "
+            f"{len(report.mismatches)} mismatches"
+        )
+        for m in report.mismatches:
+            print(f"  {m.kind.value}: {m.payment_id or m.provider_payment_id}: "
+                  f"ours {m.ours or '-'}, provider {m.theirs or '-'}")  # fmt: skip
+    return 1 if report.mismatches else 0
 
 
 def _cannot_listen(host: str, port: int) -> str | None:
@@ -469,6 +517,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--database-url", help="postgresql://... (default: $DATABASE_URL)")
     up.set_defaults(func=cmd_db_upgrade)
+
+    pay = sub.add_parser("payments", help="payments", description="Payments.")
+    pay_sub = pay.add_subparsers(dest="payments_command", required=True)
+    rec = pay_sub.add_parser(
+        "reconcile",
+        help="compare a day's payments with the provider's",
+        description=(
+            "Compare our payments created on DATE (UTC) with the provider's list of that "
+            "day (TOT_PAYMENTS_PROVIDER) and print every mismatch; exit 1 when there is "
+            "one. The server runs the same every night for the day before."
+        ),
+    )
+    rec.add_argument("--date", required=True, help="YYYY-MM-DD (UTC)")
+    rec.add_argument("--json", action="store_true", help="print one JSON object")
+    rec.set_defaults(func=cmd_payments_reconcile)
 
     srv = sub.add_parser(
         "serve",
