@@ -604,22 +604,9 @@ class PaymentService:
         seen = await self.provider.capture_payment(
             payment.provider_payment_id, amount, receipt, f"capture:{payment.payment_id}"
         )
-        if receipt is not None and payment.receipt != receipt:
-            payment = await self._with_receipt(payment, receipt)
+        if receipt is not None:  # the capture's own receipt, recorded with the capture
+            payment = replace(payment, receipt=receipt)
         return await self._observe(payment, seen)
-
-    async def _with_receipt(self, payment: Payment, receipt: Any) -> Payment:
-        for _ in range(ORDER_RETRIES):
-            payment.receipt = receipt
-            try:
-                await self.store.record(payment=payment)
-                return payment
-            except StaleVersionError:
-                fresh = await self.store.payment(payment.payment_id)
-                if fresh is None:
-                    raise
-                payment = fresh
-        return payment
 
     async def _cancel(self, order: Order, payment: Payment) -> Payment:
         if payment.provider_payment_id is None:
@@ -662,9 +649,10 @@ class PaymentService:
                 p for p in await self.store.payments_for_booking(order.booking_id)
                 if p.payment_id != new.payment_id
             ]  # fmt: skip
-            refunds = [
+            refunds = [  # only a captured payment has refunds
                 r
                 for p in (*others, new)
+                if p.status is ProviderStatus.SUCCEEDED
                 for r in await self.store.refunds_for_payment(p.payment_id)
             ]
             status = order_status(order, [*others, new], refunds)
