@@ -11,12 +11,12 @@ from api.schemas import NO_NUL, Input, Instant, Output, Reason, _json_number
 
 # A JSON number that is a whole number (3500 or 3500.0, as JSON Schema's "integer" says);
 # 3500.5, "3500" and true are refused: money never has a fraction of a kopeck.
-Whole = Annotated[int, BeforeValidator(_json_number)]
-Kopecks = Annotated[Whole, Field(ge=0, le=10_000_000_000)]
-PositiveKopecks = Annotated[Whole, Field(ge=1, le=10_000_000_000)]
-Percent = Annotated[Whole, Field(ge=0, le=100)]
-BasisPoints = Annotated[Whole, Field(ge=0, le=10_000)]
-Hour = Annotated[Whole, Field(ge=0, le=23)]
+_WHOLE = BeforeValidator(_json_number)  # after the Field: its bounds reach the schema
+Kopecks = Annotated[int, Field(ge=0, le=10_000_000_000), _WHOLE]
+PositiveKopecks = Annotated[int, Field(ge=1, le=10_000_000_000), _WHOLE]
+Percent = Annotated[int, Field(ge=0, le=100), _WHOLE]
+BasisPoints = Annotated[int, Field(ge=0, le=10_000), _WHOLE]
+Hour = Annotated[int, Field(ge=0, le=23), _WHOLE]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,40}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,63}$")]
 ItemName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)]
@@ -49,7 +49,7 @@ class SurchargesIn(Input):
     night_kopecks: Kopecks = 0
     night_from_h: Hour = 22
     night_to_h: Hour = 7
-    free_distance_m: Annotated[Whole, Field(ge=0, le=1_000_000)] = 10_000
+    free_distance_m: Annotated[int, Field(ge=0, le=1_000_000), _WHOLE] = 10_000
     per_km_kopecks: Kopecks = 0
 
 
@@ -63,8 +63,8 @@ class CancellationIn(Input):
 
 
 class TaxIn(Input):
-    vat_code: Annotated[Whole, Field(ge=1, le=12)] = 1
-    tax_system_code: Annotated[Whole, Field(ge=1, le=6)] | None = None
+    vat_code: Annotated[int, Field(ge=1, le=12), _WHOLE] = 1
+    tax_system_code: Annotated[int, Field(ge=1, le=6), _WHOLE] | None = None
 
 
 class CommissionIn(Input):
