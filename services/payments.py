@@ -160,6 +160,9 @@ class PaymentService:
         self._wake = asyncio.Event()
         self.relayed = 0  # outbox messages handled (tests and the status page)
         self.anomalies = 0
+        self.captured = 0  # payments captured by this process (the demo's figures)
+        self.captured_kopecks = 0
+        self.refunded = 0
 
     # ------------------------------------------------------------------ price lists
 
@@ -659,11 +662,15 @@ class PaymentService:
             order_changed = status is not order.status
             order.status = status
             try:
-                await self.store.record(
+                appended = await self.store.record(
                     order=order if order_changed else None,
                     payment=new,
                     transactions=observed.transactions,
                 )
+                for txn in observed.transactions:
+                    if txn.kind == "capture" and txn.txn_id in appended:
+                        self.captured += 1
+                        self.captured_kopecks += new.captured_kopecks
                 return new
             except StaleVersionError:
                 fresh = await self.store.payment(payment.payment_id)
@@ -755,6 +762,8 @@ class PaymentService:
                     refund=observed.refund,
                     transactions=observed.transactions,
                 )
+                if observed.transactions:
+                    self.refunded += 1
                 return observed.refund
             except StaleVersionError:
                 fresh_p = await self.store.payment(payment.payment_id)

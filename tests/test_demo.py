@@ -61,6 +61,12 @@ async def test_the_simulated_city_runs_visits_through_the_engine(
         assert len(f.time_to_doctor_s) >= 2 and min(f.time_to_doctor_s) >= 0
         assert "completed" in city.summary(1.0)
         assert_figures_add_up(city)
+        # the money flows too: the sandbox confirms the patients' payments itself, and
+        # the completed visits are captured with the ledger balanced
+        await run_until(city, lambda: api.runtime.payments.captured >= 1, timeout_s=30)
+        assert api.runtime.payments.captured >= 1, city.summary(0)
+        assert "paid" in city.summary(1.0)
+        assert sum((await api.runtime.payments.store.balances()).values()) == 0
         # every completed visit is stored with its whole history
         listed = await api.runtime.stores.bookings.list_bookings(
             statuses=frozenset({BookingStatus.COMPLETED}), limit=100

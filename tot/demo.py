@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from accounts import Role, User
 from dispatch_core import BookingStatus
 from dispatch_core.messages import BookingRequested, Event, StatusChanged
+from payments.model import Method
 from routing import Router
 from routing.geo import haversine_scalar_m
 from services.auth import ConflictError, ForbiddenError, NotFoundError, Principal, new_id
@@ -299,6 +300,7 @@ class CityDemo:
                 lat=lat, lon=lon, address=f"Demo street {self.rng.randint(1, 120)}",
                 symptoms="chest pain" if emergency else self.rng.choice(["fever", "cough", "back pain", "headache"]),
                 call_type="chest_pain" if emergency else "home_visit", is_emergency=emergency,
+                payment_method=self.rng.choices(PAYMENT_METHODS, PAYMENT_WEIGHTS)[0],
             )  # fmt: skip
             started = time.perf_counter()
             try:
@@ -505,10 +507,18 @@ class CityDemo:
                 f" | recovered {f.recovered}: completed {f.recovered_completed}  "
                 f"ended otherwise {f.recovered_ended_otherwise}  open {f.recovered_open}"
             )
+        money = self.runtime.payments
+        line += (
+            f" | paid {money.captured} ({money.captured_kopecks // 100:,} RUB)"
+            f"  refunded {money.refunded}"
+        ).replace(",", " ")
         return line + f" | mean time to doctor {ttd}  dispatch p50 {p50} ms p99 {p99} ms"
 
 
 _ENDS = (BookingStatus.COMPLETED, BookingStatus.NO_DOCTOR_FOUND, BookingStatus.CANCELLED)
+# How the demo's patients pay (the sandbox provider confirms their payments itself).
+PAYMENT_METHODS = (Method.CARD, Method.SBP, Method.AT_VISIT)
+PAYMENT_WEIGHTS = (0.7, 0.2, 0.1)
 
 
 def demo_config_from_environment() -> DemoConfig:
