@@ -8,6 +8,7 @@ ledger, reports and earnings, and the refusals."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -447,3 +448,46 @@ async def test_prices_are_the_clinic_admins_and_refuse_floats(api: Api, fake: Fa
         f"/api/v1/clinics/{clinic_id}/finance.csv", headers=api.auth(clinic_admin)
     )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+
+
+async def test_a_lost_notification_is_made_up_by_the_sweep(api: Api, fake: FakeYooKassa) -> None:
+    """The provider's notification never arrives: the sweep asks the provider about
+    payments left unsettled and moves them on."""
+    _, doctor = await api.doctor(on_shift_at=NEARBY, specialization="general")
+    _, patient = await api.patient()
+    booking = await api.book(patient, payment_method="card")
+    await accept(api, doctor)
+    await held_payment(api, patient, booking["id"])
+    fake.confirm(next(iter(fake.state.payments)))
+    with fake.lock:
+        fake.held.clear()  # lost on the way
+    service = api.runtime.payments
+    service.config = dataclasses.replace(service.config, sweep_after_s=0.0)
+    assert await service.sweep() == 1
+    assert (await payment_of(api, patient, booking["id"]))["status"] == "held"
+
+
+async def test_a_hold_that_expires_before_the_visit_ends_is_paid_by_a_link(
+    api: Api, fake: FakeYooKassa
+) -> None:
+    """YooKassa cancels a hold not captured within 7 days: at completion the patient is
+    asked to pay by a link instead, and nothing is captured from the dead hold."""
+    _, doctor = await api.doctor(on_shift_at=NEARBY, specialization="general")
+    _, patient = await api.patient()
+    booking = await api.book(patient, payment_method="card")
+    await accept(api, doctor)
+    await held_payment(api, patient, booking["id"])
+    fake.confirm(next(iter(fake.state.payments)))
+    await deliver(api, fake)
+    fake.advance(7 * 86_400 + 60)  # the hold expires at the provider
+    await progress(api, doctor, booking["id"], "en_route", "arrived", "in_progress", "completed")
+
+    async def link() -> dict[str, Any] | None:
+        p = await payment_of(api, patient, booking["id"])
+        return p if p["payable"] and p["payable"]["payment_id"].endswith("-2") else None
+
+    order = await eventually(link)
+    first, second = order["payments"]
+    assert first["status"] == "canceled" and first["captured_kopecks"] == 0
+    assert second["amount_kopecks"] == 3_500_00 and second["status"] == "pending"
+    assert fake.applied["capture"] == 0
