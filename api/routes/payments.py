@@ -168,13 +168,15 @@ def _finance(r: ClinicReport | PlatformReport, since: date, until: date) -> Fina
 
 def _period(since: str | None, until: str | None) -> tuple[date, date, float, float]:
     """[since, until] as whole UTC days (until inclusive); default the last 30 days."""
-    today = datetime.now(UTC).date()
-    end = date.fromisoformat(until) if until else today
-    start = date.fromisoformat(since) if since else end - timedelta(days=29)
+    try:
+        end = _day_of(until) if until else datetime.now(UTC).date()
+        start = _day_of(since) if since else end - timedelta(days=29)
+        since_s = datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp()
+        until_s = datetime(end.year, end.month, end.day, tzinfo=UTC).timestamp() + 86_400
+    except (OverflowError, ValueError):  # year 1's "the 30 days before", say
+        raise InvalidRequestError("the period is outside the calendar") from None
     if start > end:
         raise InvalidRequestError("since is after until")
-    since_s = datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp()
-    until_s = datetime(end.year, end.month, end.day, tzinfo=UTC).timestamp() + 86_400
     return start, end, since_s, until_s
 
 
