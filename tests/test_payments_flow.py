@@ -493,7 +493,15 @@ async def test_a_hold_that_expires_before_the_visit_ends_is_paid_by_a_link(
     assert fake.applied["capture"] == 0
 
 
-@pytest.mark.parametrize("query", ["until=0000-01-01",                                    "until=0001-01-01", "since=2026-02-30", "since=2026-12-02&until=2026-12-01"])  # fmt: skip
+@pytest.mark.parametrize(
+    "query",
+    [
+        "until=0000-01-01",
+        "until=0001-01-01",
+        "since=2026-02-30",
+        "since=2026-12-02&until=2026-12-01",
+    ],
+)
 async def test_report_periods_outside_the_calendar_are_refused(api: Api, query: str) -> None:
     """Found by schemathesis: a date of the right shape that is no date, or a period that
     runs off the calendar, is a 422, never a 500."""
