@@ -67,6 +67,8 @@ def test_compose_runs_production_with_the_secrets_given() -> None:
     assert engine["TOT_ADMIN_PASSWORD"] == env["TOT_ADMIN_PASSWORD"]
     assert env["TOT_DB_PASSWORD"] in engine["DATABASE_URL"]
     assert services["postgis"]["environment"]["POSTGRES_PASSWORD"] == env["TOT_DB_PASSWORD"]
+    assert engine["TOT_PAYMENTS_PROVIDER"] == "sandbox"  # no money moves until configured
+    assert not engine["TOT_YOOKASSA_SECRET_KEY"]  # published nowhere
     # nothing secret is written in the file itself
     text = COMPOSE.read_text()
     for published in ("change-me-now-please", "demo-password-123", "development-secret"):

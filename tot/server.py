@@ -16,6 +16,11 @@ log = logging.getLogger(__name__)
 
 
 def runtime_config(settings: Settings) -> RuntimeConfig:
+    if settings.env == "production" and settings.payments_provider == "sandbox":
+        logging.getLogger("tot").warning(
+            "payments run on the sandbox provider: no money moves (set "
+            "TOT_PAYMENTS_PROVIDER=yookassa with the shop id and secret key)"
+        )
     return RuntimeConfig(
         osm_path=settings.osm_path,
         graph_cache_dir=settings.graph_cache_dir,

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -106,6 +106,12 @@ class Settings(BaseSettings):
         "YooKassa's API v3 with TOT_YOOKASSA_SHOP_ID and TOT_YOOKASSA_SECRET_KEY",
     )
     yookassa_shop_id: str | None = Field(default=None, description="YooKassa's shopId")
+
+    @field_validator("yookassa_shop_id", "yookassa_secret_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     yookassa_secret_key: SecretStr | None = Field(
         default=None, description="YooKassa's secret key (never logged)"
     )
