@@ -19,6 +19,7 @@ import httpx
 import orjson
 import pytest
 
+from accounts import AuditFilter
 from routing import Router
 from tests.api_harness import HOME, NEARBY, Api, running_api
 from tests.fake_yookassa import FakeYooKassa, running_fake_yookassa
@@ -242,8 +243,15 @@ async def test_a_card_is_held_at_acceptance_and_captured_with_the_extras(
     assert order["payments"][0]["refunded_kopecks"] == 1_500_00
     assert fake.applied["refund"] == 1
     await ledger_sums_to_zero(api)
-    # The secret key never reached a log line.
+    # The secret key never reached a log line, nor the audit trail; the refund is audited
+    # with its reason.
     assert fake.secret_key not in caplog.text
+    await api.runtime.audit.flush()
+    audited = await api.runtime.accounts.audit_of("payment", captured["payment_id"])
+    assert [r.action for r in audited] == ["payment.refund"]
+    assert "ECG not needed" in audited[0].detail
+    everything = await api.runtime.accounts.audit_page(AuditFilter(), limit=500)
+    assert all(fake.secret_key not in repr(r) for r in everything.items)
 
 
 async def test_a_create_that_times_out_is_retried_without_a_second_payment(
