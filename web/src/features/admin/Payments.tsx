@@ -74,7 +74,7 @@ export function Payments() {
                   <tr key={p.payment_id} data-payment-id={p.payment_id} data-status={p.status} aria-selected={p.payment_id === selected ? "true" : "false"}>
                     <td>{formatDateTime(p.created_at, locale)}</td>
                     <td>
-                      <code>{p.booking_id}</code>
+                      <code title={p.booking_id}>{p.booking_id.length > 12 ? `${p.booking_id.slice(0, 8)}…` : p.booking_id}</code>
                     </td>
                     <td>{t(METHOD_WORD[p.method])}</td>
                     <td>{t(PAYMENT_STATUS[p.status])}</td>

@@ -93,6 +93,7 @@ export function PricesScreen({ clinicId, canSetCommission = false, title, childr
   const e = (id: string) => (errors[id] ? t(errors[id]!) : undefined);
   const set = (patch: Partial<PriceForm>) => {
     setSaved(false);
+    setFailure(null);
     setForm((f) => (f ? { ...f, ...patch } : f));
   };
 
