@@ -121,14 +121,15 @@ def _pending_doctor(seed: Seeder, first: str, last: str) -> tuple[str, str]:
     return str(r.json().get("doctor_id") or ""), email
 
 
-def _paid_visit(seed: Seeder, doctor_email: str) -> tuple[str, str]:
-    """A visit paid by card over the API, as the apps do it: booked with a card, accepted
-    (the hold), paid on the sandbox's page, completed with one extra (the capture). The
-    booking's id and its payment's."""
-    patient = seed.token(seed.patient())
+def _visit(seed: Seeder, doctor_email: str, patient_email: str, method: str) -> dict[str, Any]:
+    """A visit over the API, as the apps make it, with one extra at completion. A card is
+    held at acceptance (paid on the sandbox's page) and captured at completion: the
+    order comes back paid. SBP is asked for after the visit: it comes back with the
+    link to pay."""
+    patient = seed.token(patient_email)
     doctor = seed.token(doctor_email)
     body = {"latitude": 60.1699, "longitude": 24.9384, "address": "Mannerheimintie 1",
-            "payment_method": "card"}  # fmt: skip
+            "payment_method": method}  # fmt: skip
     r = seed.http.post("/bookings", json=body, headers=seed.auth(patient))
     assert r.status_code == 201, r.text
     booking_id = r.json()["id"]
@@ -149,20 +150,23 @@ def _paid_visit(seed: Seeder, doctor_email: str) -> tuple[str, str]:
         assert r.status_code == 200, r.text
         return dict(r.json())
 
-    hold = until(lambda: order()["payable"], "a hold to confirm")
-    pid = hold["confirmation_url"].rsplit("/", 1)[-1]
-    r = seed.http.post(f"/payments/sandbox/{pid}/confirm", json={"pay": True},
-                       headers=seed.auth(patient))  # fmt: skip
-    assert r.status_code == 200 and r.json()["status"] == "held", r.text
+    if method == "card":
+        hold = until(lambda: order()["payable"], "a hold to confirm")
+        pid = hold["confirmation_url"].rsplit("/", 1)[-1]
+        r = seed.http.post(f"/payments/sandbox/{pid}/confirm", json={"pay": True},
+                           headers=seed.auth(patient))  # fmt: skip
+        assert r.status_code == 200 and r.json()["status"] == "held", r.text
     for step in ("en_route", "arrived", "in_progress", "completed"):
         extra = {"extras": [{"code": "injection", "reason": "жаропонижающее"}]}
         r = seed.http.post(f"/bookings/{booking_id}/progress",
                            json={"status": step, **(extra if step == "completed" else {})},
                            headers=seed.auth(doctor))  # fmt: skip
         assert r.status_code == 200, r.text
+    if method == "sbp":
+        return dict(until(lambda: (o := order())["payable"] and o, "the SBP link"))
     paid = until(lambda: (o := order())["status"] == "paid" and o, "the capture")
     assert paid["final_kopecks"] == 4_000_00, paid
-    return booking_id, paid["payments"][0]["payment_id"]
+    return dict(paid)
 
 
 def test_clinic_and_admin_end_to_end_in_chromium(tmp_path: Path, graph_cache_dir: Path) -> None:
@@ -468,7 +472,8 @@ def test_clinic_and_admin_end_to_end_in_chromium(tmp_path: Path, graph_cache_dir
                 expect(desk.locator("#area-map")).to_have_attribute("data-polygons", "1")
 
                 # A visit of this clinic's doctor, paid by card with one extra.
-                booking_id, payment_id = _paid_visit(seed, doctor_email)
+                paid = _visit(seed, doctor_email, seed.patient(), "card")
+                booking_id, payment_id = paid["booking_id"], paid["payments"][0]["payment_id"]
 
                 # Prices: the default list until the clinic saves its own; roubles typed
                 # with a comma become integer kopecks; a bad amount is said under its field.
@@ -574,6 +579,28 @@ def test_clinic_and_admin_end_to_end_in_chromium(tmp_path: Path, graph_cache_dir
                 )
                 _axe(admin, "admin: finance", axe)
                 _shoot(admin, tmp_path, "admin-finance", shots)
+
+                # SBP after a visit, on a desktop: the link as a QR code drawn in the page.
+                sbp_email = seed.patient()
+                sbp = _visit(seed, doctor_email, sbp_email, "sbp")
+                assert sbp["payable"]["method"] == "sbp" and sbp["status"] == "awaiting_payment"
+                payer = context("patient (desktop)")
+                payer.goto(f"{base}/patient/visits/{sbp['booking_id']}")
+                _sign_in(payer, sbp_email)
+                expect(payer.locator("#payment-status")).to_have_attribute(
+                    "data-status", "awaiting_payment"
+                )
+                qr = payer.locator("#sbp-qr")
+                expect(qr).to_be_visible()
+                assert int(qr.get_attribute("data-size") or 0) >= 25
+                expect(qr.locator("path")).to_have_attribute("d", re.compile(r"^M\d+ \d+h1v1h-1z"))
+                expect(payer.locator("#pay-sbp")).to_contain_text(re.compile(r"4\s000\s₽"))
+                expect(payer.locator("#pay-now")).to_have_attribute(
+                    "href", re.compile(r"/pay/sandbox/[^/]+$")
+                )
+                _axe(payer, "patient: SBP by QR (desktop)", axe)
+                payer.locator("#payment").scroll_into_view_if_needed()
+                _shoot(payer, tmp_path, "patient-sbp-qr", shots)
 
             # A patient is not a clinic admin.
             patient = context("patient-at-clinic")
