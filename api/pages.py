@@ -40,6 +40,8 @@ APP_ROUTES = (
     "/operator", "/operator/{rest:path}",
     # The desk apps: the clinic's (role clinic_admin) and the admin panel (role admin).
     "/clinic", "/clinic/{rest:path}", "/admin", "/admin/{rest:path}",
+    # The sandbox provider's payment page (/pay/sandbox/<id>), for the patient.
+    "/pay/{rest:path}",
 )  # fmt: skip
 
 # The plain pages (the AsyncAPI reader) load scripts, styles and data from this server

@@ -593,7 +593,7 @@ class PaymentService:
             capture=capture,
             method=unsent.method,
             confirmation=confirmation,
-            return_url=f"{self.config.return_url_base}/patient/visit/{order.booking_id}",
+            return_url=f"{self.config.return_url_base}/patient/visits/{order.booking_id}",
             description=_description(purpose, order.booking_id),
             booking_id=order.booking_id,
             payment_id=unsent.payment_id,

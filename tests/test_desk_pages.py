@@ -78,7 +78,9 @@ ISSUE_14_ROUTES = (
 
 
 EXPECTED_REFUSAL = re.compile(
-    r"status of (409|422) .*/api/v1/admin/(users/[A-Za-z0-9_-]+/role|settings)'", re.S
+    r"status of (409|422) .*/api/v1/admin/"
+    r"(users/[A-Za-z0-9_-]+/role|settings|payments/[A-Za-z0-9_.-]+/refunds)'",
+    re.S,
 )
 
 
@@ -117,6 +119,54 @@ def _pending_doctor(seed: Seeder, first: str, last: str) -> tuple[str, str]:
     r = seed.http.post("/doctors/me/documents", json=doc, headers=seed.auth(token))
     assert r.status_code in (200, 201), r.text
     return str(r.json().get("doctor_id") or ""), email
+
+
+def _visit(seed: Seeder, doctor_email: str, patient_email: str, method: str) -> dict[str, Any]:
+    """A visit over the API, as the apps make it, with one extra at completion. A card is
+    held at acceptance (paid on the sandbox's page) and captured at completion: the
+    order comes back paid. SBP is asked for after the visit: it comes back with the
+    link to pay."""
+    patient = seed.token(patient_email)
+    doctor = seed.token(doctor_email)
+    body = {"latitude": 60.1699, "longitude": 24.9384, "address": "Mannerheimintie 1",
+            "payment_method": method}  # fmt: skip
+    r = seed.http.post("/bookings", json=body, headers=seed.auth(patient))
+    assert r.status_code == 201, r.text
+    booking_id = r.json()["id"]
+
+    def until(check: Any, what: str) -> Any:
+        for _ in range(150):
+            if found := check():
+                return found
+            time.sleep(0.1)
+        raise AssertionError(what)
+
+    offer = until(lambda: seed.http.get("/offers", headers=seed.auth(doctor)).json(), "an offer")
+    r = seed.http.post(f"/offers/{offer[0]['offer_id']}/accept", headers=seed.auth(doctor))
+    assert r.status_code == 200, r.text
+
+    def order() -> dict[str, Any]:
+        r = seed.http.get(f"/bookings/{booking_id}/payment", headers=seed.auth(patient))
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    if method == "card":
+        hold = until(lambda: order()["payable"], "a hold to confirm")
+        pid = hold["confirmation_url"].rsplit("/", 1)[-1]
+        r = seed.http.post(f"/payments/sandbox/{pid}/confirm", json={"pay": True},
+                           headers=seed.auth(patient))  # fmt: skip
+        assert r.status_code == 200 and r.json()["status"] == "held", r.text
+    for step in ("en_route", "arrived", "in_progress", "completed"):
+        extra = {"extras": [{"code": "injection", "reason": "жаропонижающее"}]}
+        r = seed.http.post(f"/bookings/{booking_id}/progress",
+                           json={"status": step, **(extra if step == "completed" else {})},
+                           headers=seed.auth(doctor))  # fmt: skip
+        assert r.status_code == 200, r.text
+    if method == "sbp":
+        return dict(until(lambda: (o := order())["payable"] and o, "the SBP link"))
+    paid = until(lambda: (o := order())["status"] == "paid" and o, "the capture")
+    assert paid["final_kopecks"] == 4_000_00, paid
+    return dict(paid)
 
 
 def test_clinic_and_admin_end_to_end_in_chromium(tmp_path: Path, graph_cache_dir: Path) -> None:
@@ -420,6 +470,137 @@ def test_clinic_and_admin_end_to_end_in_chromium(tmp_path: Path, graph_cache_dir
                 assert all(20 < lon < 30 for lon in lons), ring  # [lon, lat] near Helsinki
                 desk.reload()
                 expect(desk.locator("#area-map")).to_have_attribute("data-polygons", "1")
+
+                # A visit of this clinic's doctor, paid by card with one extra.
+                paid = _visit(seed, doctor_email, seed.patient(), "card")
+                booking_id, payment_id = paid["booking_id"], paid["payments"][0]["payment_id"]
+
+                # Prices: the default list until the clinic saves its own; roubles typed
+                # with a comma become integer kopecks; a bad amount is said under its field.
+                desk.click("#nav-prices")
+                expect(desk.locator("h1")).to_have_text("Цены")
+                expect(desk.locator("#prices-own")).to_have_attribute("data-own", "false")
+                expect(desk.locator("#svc-0-price")).to_have_value("3500")
+                expect(desk.locator("#commission-text")).to_contain_text("15")
+                desk.fill("#svc-0-price", "3600,555")
+                desk.click("#prices-save")
+                expect(desk.locator("#svc-0-price-error")).to_contain_text("двух знаков")
+                desk.fill("#svc-0-price", "3 600,50")
+                desk.click("#ext-add")
+                desk.fill("#ext-4-code", "dressing")
+                desk.fill("#ext-4-name_ru", "Перевязка")
+                desk.fill("#ext-4-name_en", "Dressing")
+                desk.fill("#ext-4-price", "450.5")
+                desk.uncheck("#method-at_visit")
+                _axe(desk, "clinic: prices", axe)
+                desk.locator("#prices-services").scroll_into_view_if_needed()
+                _shoot(desk, tmp_path, "clinic-prices", shots)
+                desk.click("#prices-save")
+                expect(desk.locator("#prices-saved")).to_be_visible()
+                expect(desk.locator("#prices-own")).to_have_attribute("data-own", "true")
+                r = seed.http.get(f"/clinics/{clinic_id}/prices", headers=seed.auth(seed.admin))
+                prices = r.json()
+                assert prices["own"] is True, prices
+                assert prices["services"][0]["price_kopecks"] == 360_050, prices["services"]
+                assert prices["extras"][-1] == {"code": "dressing", "name_ru": "Перевязка",
+                                                "name_en": "Dressing", "price_kopecks": 45_050}  # fmt: skip
+                assert prices["methods"] == ["card", "sbp"] and not prices["pay_at_visit_allowed"]
+                desk.reload()
+                expect(desk.locator("#svc-0-price")).to_have_value("3600,50")
+
+                # Finance: the paid visit in the totals and per doctor, and the CSV.
+                desk.click("#nav-finance")
+                expect(desk.locator("h1")).to_have_text("Финансы клиники")
+                expect(desk.locator("#total-revenue_kopecks")).to_have_attribute(
+                    "data-value", "400000"
+                )
+                expect(desk.locator("#total-revenue_kopecks")).to_have_text(
+                    re.compile(r"^4\s000\s₽$")
+                )
+                expect(desk.locator("#finance-by-doctor tbody tr")).to_contain_text("Анна Сменная")
+                expect(desk.locator("#finance-by-service tbody tr")).to_have_count(1)
+                with desk.expect_download() as download:
+                    desk.click("#finance-csv")
+                saved = Path(download.value.path())
+                assert saved.read_text(encoding="utf-8").splitlines()[0].strip(), "a header row"
+                _axe(desk, "clinic: finance", axe)
+                _shoot(desk, tmp_path, "clinic-finance", shots)
+
+                # ---- the admin panel's money: a part refunded, with a reason -------------
+                admin.click("#nav-payments")
+                expect(admin.locator("h1")).to_have_text("Payments")  # still in English
+                admin.locator(".lang-btn[lang='ru']").first.click()
+                admin.select_option("#payments-status", "succeeded")
+                row = admin.locator(f"#payments tr[data-payment-id='{payment_id}']")
+                expect(row).to_be_visible()
+                expect(
+                    admin.locator("#payments tbody tr:not([data-status='succeeded'])")
+                ).to_have_count(0)
+                row.locator("button").click()
+                panel = admin.locator("#payment-panel")
+                expect(panel).to_have_attribute("data-payment-id", payment_id)
+                expect(admin.locator("#refunds-none")).to_be_visible()
+                expect(admin.locator("#refund-left")).to_contain_text(re.compile(r"4\s000\s₽"))
+                admin.fill("#refund-amount", "500")
+                admin.click("#refund-submit")
+                expect(admin.locator("#refund-reason-error")).to_have_text(
+                    "Напишите причину возврата"
+                )
+                admin.fill("#refund-reason", "инъекцию не делали")
+                _axe(admin, "admin: payments", axe)
+                admin.click("#refund-submit")
+                expect(admin.locator("#refund-done")).to_be_visible()
+                expect(admin.locator("#refunds-list li")).to_have_count(1)
+                expect(admin.locator("#refunds-list li")).to_contain_text("инъекцию не делали")
+                expect(admin.locator("#panel-refunded")).to_have_attribute("data-kopecks", "50000")
+                # More than is left: the engine refuses (422) and says why.
+                admin.fill("#refund-amount", "3500,01")
+                admin.fill("#refund-reason", "всё остальное и копейка")
+                admin.click("#refund-submit")
+                expect(admin.locator("#refund-error")).to_contain_text("above what can be refunded")
+                expect(admin.locator("#refunds-list li")).to_have_count(1)
+                _shoot(admin, tmp_path, "admin-refund", shots)
+                r = seed.http.get("/admin/audit", params={"action": "payment.refund"},
+                                  headers=seed.auth(seed.admin))  # fmt: skip
+                details = [e.get("detail") or "" for e in r.json()["items"]]
+                assert any("инъекцию не делали" in d for d in details), r.text
+                # The patient sees the refund on the visit.
+                r = seed.http.get(f"/bookings/{booking_id}/payment", headers=seed.auth(seed.admin))
+                assert [x["amount_kopecks"] for x in r.json()["refunds"]] == [50_000], r.text
+
+                # Platform finance: by clinic, with the refund.
+                admin.click("#nav-finance")
+                expect(admin.locator("h1")).to_have_text("Финансы платформы")
+                expect(admin.locator("#total-refunds_kopecks")).to_have_attribute(
+                    "data-value", "50000"
+                )
+                expect(admin.locator("#finance-by-clinic tbody tr")).to_contain_text(
+                    "Клиника на Садовой"
+                )
+                _axe(admin, "admin: finance", axe)
+                _shoot(admin, tmp_path, "admin-finance", shots)
+
+                # SBP after a visit, on a desktop: the link as a QR code drawn in the page.
+                sbp_email = seed.patient()
+                sbp = _visit(seed, doctor_email, sbp_email, "sbp")
+                assert sbp["payable"]["method"] == "sbp" and sbp["status"] == "awaiting_payment"
+                payer = context("patient (desktop)")
+                payer.goto(f"{base}/patient/visits/{sbp['booking_id']}")
+                _sign_in(payer, sbp_email)
+                expect(payer.locator("#payment-status")).to_have_attribute(
+                    "data-status", "awaiting_payment"
+                )
+                qr = payer.locator("#sbp-qr")
+                expect(qr).to_be_visible()
+                assert int(qr.get_attribute("data-size") or 0) >= 25
+                expect(qr.locator("path")).to_have_attribute("d", re.compile(r"^M\d+ \d+h1v1h-1z"))
+                expect(payer.locator("#pay-sbp")).to_contain_text(re.compile(r"4\s000\s₽"))
+                expect(payer.locator("#pay-now")).to_have_attribute(
+                    "href", re.compile(r"/pay/sandbox/[^/]+$")
+                )
+                _axe(payer, "patient: SBP by QR (desktop)", axe)
+                payer.locator("#payment").scroll_into_view_if_needed()
+                _shoot(payer, tmp_path, "patient-sbp-qr", shots)
 
             # A patient is not a clinic admin.
             patient = context("patient-at-clinic")

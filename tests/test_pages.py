@@ -262,6 +262,9 @@ def engine_with_pages(tmp_path: Path, graph_cache_dir: Path) -> Iterator[tuple[s
         "TOT_LOGIN_RATE_PER_MIN": "100000",
         "TOT_BOOKING_RATE_PER_MIN": "100000",
         "TOT_BOOKING_RATE_PER_IP_PER_MIN": "100000",
+        # The sandbox provider waits for its payment page (/pay/sandbox/<id>) instead of
+        # confirming by itself: the patient pays there in the browser.
+        "TOT_SANDBOX_CONFIRM_AFTER_S": "0",
     }
     for name in ("DATABASE_URL", "REDIS_URL", "TOT_CORS_ORIGINS", "TOT_WS_ORIGINS"):
         env.pop(name, None)
@@ -553,6 +556,16 @@ def test_the_apps_end_to_end_in_chromium(tmp_path: Path, graph_cache_dir: Path) 
             patient.fill("#visit-symptoms", "температура 38,5 со вчерашнего дня")
             if takes_child:
                 patient.check("#visit-child")
+            # The way to pay: what the estimate offers, each said in words; card by default,
+            # with the quote and the cap on extras the patient accepts by booking.
+            expect(patient.locator("#pay-choice input[type=radio]")).to_have_count(3)
+            expect(patient.locator("#pay-card")).to_be_checked()
+            expect(patient.locator("#pay-card-hint")).to_contain_text("блокируется на карте")
+            expect(patient.locator("#pay-sbp-hint")).to_contain_text("после визита")
+            expect(patient.locator("#pay-cap")).to_have_attribute("data-cap", "175000")
+            expect(patient.locator("#pay-cap")).to_contain_text(re.compile(r"1\s750\s₽"))
+            patient.check("#pay-sbp")
+            patient.check("#pay-card")
             _axe(patient, "patient: new visit", axe)
             _shoot(patient, tmp_path, "patient-new-visit", shots)
             patient.click("#visit-submit")
@@ -590,6 +603,26 @@ def test_the_apps_end_to_end_in_chromium(tmp_path: Path, graph_cache_dir: Path) 
             expect(timeline).not_to_contain_text("offered to")
             expect(timeline).to_contain_text("Спрашиваем врача")
 
+            # A card: the quote and the cap are held once a doctor accepts. The patient
+            # pays on the (sandbox) provider's page and comes back to the visit.
+            pay_status = patient.locator("#payment-status")
+            expect(pay_status).to_have_attribute("data-status", "awaiting_payment")
+            expect(pay_status).to_have_text("Ждём вашей оплаты")
+            pay_now = patient.locator("#pay-now")
+            expect(pay_now).to_contain_text(re.compile(r"Оплатить 5\s250\s₽"))
+            expect(pay_now).to_have_attribute("href", re.compile(r"/pay/sandbox/[^/]+$"))
+            _axe(patient, "patient: visit, to pay", axe)
+            pay_now.click()
+            expect(patient).to_have_url(re.compile(r"/pay/sandbox/[^/]+$"))
+            expect(patient.locator("h1")).to_have_text("Оплата визита")
+            _axe(patient, "patient: sandbox payment page", axe)
+            _shoot(patient, tmp_path, "patient-pay-sandbox", shots)
+            patient.click("#sandbox-pay")
+            expect(patient).to_have_url(re.compile(f"/patient/visits/{booking_id}$"))
+            expect(pay_status).to_have_attribute("data-status", "held")
+            expect(pay_status).to_contain_text("заблокирована на карте")
+            expect(patient.locator("#pay-now")).to_have_count(0)
+
             # On the way: the doctor's device moves, the patient's ETA counts down.
             doctor.click("#progress-en_route")
             expect(status).to_have_attribute("data-status", "en_route")
@@ -619,16 +652,47 @@ def test_the_apps_end_to_end_in_chromium(tmp_path: Path, graph_cache_dir: Path) 
 
             doctor.click("#progress-in_progress")
             expect(status).to_have_attribute("data-status", "in_progress")
+            # Completion: extras from the price list, each with a reason, within the cap.
+            expect(doctor.locator("#extras input[type=checkbox]")).to_have_count(4)
+            doctor.check("#extra-injection")
+            doctor.click("#progress-completed")
+            expect(doctor.locator("#extra-reason-injection-error")).to_have_text("Напишите причину")
+            doctor.check("#extra-ecg")  # 500 + 1,500 is over the 1,750 accepted
+            expect(doctor.locator("#cap-left")).to_have_attribute("data-over", "true")
+            doctor.uncheck("#extra-ecg")
+            expect(doctor.locator("#cap-left")).to_have_attribute("data-left", "125000")
+            doctor.fill("#extra-reason-injection", "жаропонижающее, 39 °C")
+            _axe(doctor, "doctor: completion with extras", axe)
+            doctor.locator("#complete").scroll_into_view_if_needed()
+            _shoot(doctor, tmp_path, "doctor-extras", shots)
             doctor.click("#progress-completed")
             expect(status).to_have_attribute("data-status", "completed")
-            # the quote, fixed at booking (no extras added)
-            expect(patient.locator("#booking-price")).to_have_text(re.compile(r"^3\s?500\s₽$"))
+            # The quote and the extra, captured from the hold: paid, with the receipt.
+            expect(patient.locator("#booking-price")).to_have_text(re.compile(r"^4\s?000\s₽$"))
+            expect(pay_status).to_have_attribute("data-status", "paid")
+            expect(pay_status).to_have_text("Оплачено")
+            expect(patient.locator("#payment-lines tr.extra")).to_contain_text("жаропонижающее")
+            receipt = patient.locator("#receipts .receipt").first
+            expect(receipt).to_contain_text("Инъекция")
+            expect(receipt).to_contain_text("Вызов врача на дом")
+            expect(receipt.locator(".receipt-total")).to_have_text(re.compile(r"^4\s000\s₽$"))
+            _axe(patient, "patient: visit, paid", axe)
+            patient.locator("#payment").scroll_into_view_if_needed()
+            _shoot(patient, tmp_path, "patient-paid", shots)
             expect(patient.locator("#cancel-form")).to_have_count(0)
             doctor.click("#nav-shift")
             expect(doctor.locator("#doctor-status")).to_have_attribute("data-status", "available")
             doctor.click("#nav-today")
             expect(doctor.locator("#today li")).to_have_count(1)
             _axe(doctor, "doctor: today", axe)
+            doctor.click("#nav-earnings")
+            expect(doctor.locator("h1")).to_have_text("Заработок")
+            expect(
+                doctor.locator(f"#earnings-visits tr[data-booking-id='{booking_id}']")
+            ).to_be_visible()
+            expect(doctor.locator("#earnings-today")).to_contain_text("₽")
+            expect(doctor.locator("#earnings-today")).not_to_have_text(re.compile(r"^0\s₽$"))
+            _axe(doctor, "doctor: earnings", axe)
             doctor.click("#nav-profile")
             expect(doctor.locator("#verification")).to_have_attribute("data-verified", "true")
             doctor.click("#doc-submit")

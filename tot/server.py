@@ -61,6 +61,7 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
         yookassa_url=settings.yookassa_url,
         yookassa_networks=tuple(settings.yookassa_networks or ()),
         public_url=settings.public_url,
+        sandbox_confirm_after_s=settings.sandbox_confirm_after_s or None,
     )
 
 

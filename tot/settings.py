@@ -105,6 +105,13 @@ class Settings(BaseSettings):
         description="sandbox: no account, payments confirm themselves (the demo); yookassa: "
         "YooKassa's API v3 with TOT_YOOKASSA_SHOP_ID and TOT_YOOKASSA_SECRET_KEY",
     )
+    sandbox_confirm_after_s: float = Field(
+        default=3.0,
+        ge=0,
+        le=3_600,
+        description="the sandbox provider's payer confirms a payment by itself this soon (the "
+        "demo); 0: only on its page, /pay/sandbox/<id>",
+    )
     yookassa_shop_id: str | None = Field(default=None, description="YooKassa's shopId")
 
     @field_validator("yookassa_shop_id", "yookassa_secret_key", mode="before")

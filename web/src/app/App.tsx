@@ -26,7 +26,7 @@ export function App() {
   }, [accountLocale]);
 
   const desk = deskApp(path);
-  const app = path.startsWith("/doctor") ? "doctor" : path.startsWith("/patient") ? "patient" : desk;
+  const app = path.startsWith("/doctor") ? "doctor" : path.startsWith("/patient") || path.startsWith("/pay/") ? "patient" : desk;
   useEffect(() => {
     document.title = desk ? deskTitle(desk, t) : app === "doctor" ? t("app.doctorTitle") : app === "patient" ? t("app.patientTitle") : t("app.brand");
   }, [app, desk, t]);

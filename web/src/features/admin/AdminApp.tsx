@@ -11,6 +11,10 @@ import { DeskFrame } from "../clinic/desk";
 import { StatsView } from "../clinic/StatsView";
 import { adminApi } from "./api";
 import { Audit } from "./Audit";
+import { Payments } from "./Payments";
+import { FinanceView } from "../clinic/Finance";
+import { PricesScreen } from "../clinic/Prices";
+import { financeBase } from "../payments/api";
 import { Moderation } from "./Moderation";
 import { PlatformSettingsScreen } from "./PlatformSettings";
 import { SystemStatusScreen } from "./Status";
@@ -25,6 +29,9 @@ export default function AdminApp({ user }: { user: User }) {
   else if (path === "/admin/audit") screen = <Audit />;
   else if (path === "/admin/status") screen = <SystemStatusScreen />;
   else if (path === "/admin/analytics") screen = <Analytics />;
+  else if (path === "/admin/payments") screen = <Payments />;
+  else if (path === "/admin/finance") screen = <PlatformFinance />;
+  else if (path === "/admin/prices") screen = <AdminPrices />;
   else if (path === "/admin/settings") screen = <PlatformSettingsScreen />;
   else screen = <NotFound />;
   return (
@@ -37,6 +44,9 @@ export default function AdminApp({ user }: { user: User }) {
         { href: "/admin/audit", label: t("admin.navAudit"), id: "nav-audit", key: "a" },
         { href: "/admin/status", label: t("admin.navStatus"), id: "nav-status", key: "h" },
         { href: "/admin/analytics", label: t("admin.navAnalytics"), id: "nav-analytics", key: "s" },
+        { href: "/admin/payments", label: t("admin.navPayments"), id: "nav-payments", key: "p" },
+        { href: "/admin/finance", label: t("admin.navFinance"), id: "nav-finance", key: "f" },
+        { href: "/admin/prices", label: t("admin.navPrices"), id: "nav-prices", key: "r" },
         { href: "/admin/settings", label: t("admin.navSettings"), id: "nav-settings", key: "o" },
       ]}
     >
@@ -72,5 +82,53 @@ function Analytics() {
         </Field>
       </StatsView>
     </main>
+  );
+}
+
+function useClinics(): { clinic_id: string; name: string }[] {
+  const [clinics, setClinics] = useState<{ clinic_id: string; name: string }[]>([]);
+  useEffect(() => {
+    adminApi
+      .clinics("limit=200")
+      .then((page) => setClinics(page.items))
+      .catch(() => setClinics([]));
+  }, []);
+  return clinics;
+}
+
+function PlatformFinance() {
+  const t = useT();
+  useFocusHeading("admin-finance");
+  const clinics = useClinics();
+  const names = Object.fromEntries(clinics.map((c) => [c.clinic_id, c.name]));
+  return (
+    <main id="main">
+      <h1>{t("finance.platformTitle")}</h1>
+      <FinanceView base={financeBase(null)} names={names} />
+    </main>
+  );
+}
+
+/** The platform's default price list, or one clinic's (with the commission, which only
+ * an admin sets). */
+function AdminPrices() {
+  const t = useT();
+  const clinics = useClinics();
+  const [clinicId, setClinicId] = useState("");
+  return (
+    <PricesScreen key={clinicId || "default"} clinicId={clinicId || null} canSetCommission title={t("admin.pricesTitle")}>
+      <div class="toolbar">
+        <Field id="prices-clinic" label={t("admin.clinic")}>
+          <select id="prices-clinic" value={clinicId} onChange={(e) => setClinicId(e.currentTarget.value)}>
+            <option value="">{t("admin.defaultPrices")}</option>
+            {clinics.map((c) => (
+              <option key={c.clinic_id} value={c.clinic_id}>
+                {c.name}
+              </option>
+            ))}
+          </select>
+        </Field>
+      </div>
+    </PricesScreen>
   );
 }

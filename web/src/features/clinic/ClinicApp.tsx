@@ -7,9 +7,12 @@ import { match, useLocation } from "../../lib/router";
 import type { User } from "../auth/types";
 import { NotFound } from "../patient/PatientApp";
 import { clinicsApi, statsBase, type Clinic } from "./api";
+import { financeBase } from "../payments/api";
 import { DeskFrame } from "./desk";
 import { ClinicDoctors } from "./Doctors";
 import { ClinicDoctorVisits } from "./DoctorVisits";
+import { FinanceView } from "./Finance";
+import { PricesScreen } from "./Prices";
 import { ClinicSettings } from "./Settings";
 import { StatsView } from "./StatsView";
 
@@ -39,6 +42,8 @@ export default function ClinicApp({ user }: { user: User }) {
   } else if (path === "/clinic" || path === "/clinic/" || path === "/clinic/doctors") screen = <ClinicDoctors clinic={clinic} />;
   else if ((params = match("/clinic/doctors/:id", path))) screen = <ClinicDoctorVisits clinic={clinic} doctorId={params.id!} />;
   else if (path === "/clinic/stats") screen = <ClinicStats clinic={clinic} />;
+  else if (path === "/clinic/prices") screen = <PricesScreen clinicId={clinic.clinic_id} />;
+  else if (path === "/clinic/finance") screen = <ClinicFinance clinic={clinic} />;
   else if (path === "/clinic/settings") screen = <ClinicSettings clinic={clinic} onSaved={setClinic} />;
   else screen = <NotFound />;
 
@@ -49,6 +54,8 @@ export default function ClinicApp({ user }: { user: User }) {
       nav={[
         { href: "/clinic", label: t("clinic.navDoctors"), id: "nav-doctors", key: "d" },
         { href: "/clinic/stats", label: t("clinic.navStats"), id: "nav-stats", key: "s" },
+        { href: "/clinic/prices", label: t("clinic.navPrices"), id: "nav-prices", key: "p" },
+        { href: "/clinic/finance", label: t("clinic.navFinance"), id: "nav-finance", key: "f" },
         { href: "/clinic/settings", label: t("clinic.navSettings"), id: "nav-settings", key: "o" },
       ]}
     >
@@ -64,6 +71,25 @@ function ClinicStats({ clinic }: { clinic: Clinic }) {
     <main id="main">
       <h1>{t("clinic.statsTitle")}</h1>
       <StatsView base={statsBase(clinic.clinic_id)} />
+    </main>
+  );
+}
+
+function ClinicFinance({ clinic }: { clinic: Clinic }) {
+  const t = useT();
+  useFocusHeading("clinic-finance");
+  // The doctors' names for the per-doctor table (the first 200 of the clinic's).
+  const [names, setNames] = useState<Record<string, string>>({});
+  useEffect(() => {
+    clinicsApi
+      .doctors(clinic.clinic_id, "limit=200")
+      .then((page) => setNames(Object.fromEntries(page.items.map((d) => [d.doctor_id, `${d.first_name} ${d.last_name}`.trim() || d.email]))))
+      .catch(() => setNames({}));
+  }, [clinic.clinic_id]);
+  return (
+    <main id="main">
+      <h1>{t("finance.clinicTitle")}</h1>
+      <FinanceView base={financeBase(clinic.clinic_id)} names={names} />
     </main>
   );
 }

@@ -5,6 +5,7 @@ import { match, useLocation } from "../../lib/router";
 import type { User } from "../auth/types";
 import { NotFound } from "../patient/PatientApp";
 import { DoctorProfile } from "./DoctorProfile";
+import { Earnings } from "./Earnings";
 import { OfferDialog } from "./OfferDialog";
 import { Shift } from "./Shift";
 import { Today } from "./Today";
@@ -22,6 +23,7 @@ export function DoctorApp({ user }: { user: User }) {
   let params: Record<string, string> | null;
   if (path === "/doctor" || path === "/doctor/") screen = <Shift user={user} />;
   else if (path === "/doctor/today") screen = <Today />;
+  else if (path === "/doctor/earnings") screen = <Earnings />;
   else if (path === "/doctor/profile") screen = <DoctorProfile user={user} />;
   else if ((params = match("/doctor/visit/:id", path))) screen = <DoctorVisit id={params.id!} />;
   else screen = <NotFound />;
@@ -32,6 +34,7 @@ export function DoctorApp({ user }: { user: User }) {
       nav={[
         { href: "/doctor", label: t("nav.shift"), id: "nav-shift" },
         { href: "/doctor/today", label: t("nav.today"), id: "nav-today" },
+        { href: "/doctor/earnings", label: t("nav.earnings"), id: "nav-earnings" },
         { href: "/doctor/profile", label: t("nav.profile"), id: "nav-profile" },
       ]}
     >

@@ -9,6 +9,7 @@ import { MapView } from "../map/MapView";
 import type { Marker } from "../map/types";
 import { StatusBadge, Timeline, useWords } from "../patient/components";
 import type { Booking } from "../patient/types";
+import { CompleteVisit } from "./Complete";
 import { doctor$, getBooking, progress } from "./store";
 
 const NEXT: Record<string, { status: "en_route" | "arrived" | "in_progress" | "completed"; key: MessageKey }> = {
@@ -134,7 +135,10 @@ export function DoctorVisit({ id }: { id: string }) {
           )}
         </dl>
       </section>
-      {next && (
+      {next && next.status === "completed" && (
+        <CompleteVisit booking={booking} onDone={async () => setBooking(await getBooking(booking.id))} />
+      )}
+      {next && next.status !== "completed" && (
         <section class="card" aria-labelledby="progress-title">
           <h2 id="progress-title">{t("progress.title")}</h2>
           <Alert id="visit-error">{failure}</Alert>

@@ -11,6 +11,7 @@ import { AddressSearch, type PickedAddress } from "../geocode/AddressSearch";
 import { reverseAddress } from "../geocode/api";
 import { mapInfo } from "../map/api";
 import { MapView } from "../map/MapView";
+import { MethodChoice } from "../payments/MethodChoice";
 import type { LatLon, Marker } from "../map/types";
 import { availableDoctors, createBooking, estimate } from "./api";
 import { useWords } from "./components";
@@ -33,6 +34,7 @@ export function NewVisit({ user, later }: { user: User; later: boolean }) {
     language: "",
     doctorId: null,
     othersIfDeclined: true,
+    paymentMethod: "card",
   });
   const [errors, setErrors] = useState<ReturnType<typeof checkVisit>>({});
   const [center, setCenter] = useState<LatLon | null>(null);
@@ -66,6 +68,9 @@ export function NewVisit({ user, later }: { user: User; later: boolean }) {
         .then((q) => {
           setQuote(q);
           setQuoteError(null);
+          // Only the ways this clinic takes: card first when it is one of them.
+          const offered = q.payment_methods ?? [];
+          setForm((f) => (offered.length && !offered.includes(f.paymentMethod ?? "card") ? { ...f, paymentMethod: offered[0] } : f));
         })
         .catch((exc) => {
           if (!controller.signal.aborted) setQuoteError(errorText(t, exc));
@@ -265,6 +270,17 @@ export function NewVisit({ user, later }: { user: User; later: boolean }) {
           )}
           <Alert>{quoteError}</Alert>
         </section>
+
+        {form.point && quote && (quote.payment_methods ?? []).length > 0 && (
+          <MethodChoice
+            methods={quote.payment_methods}
+            value={form.paymentMethod ?? "card"}
+            onChange={(m) => set({ paymentMethod: m })}
+            priceKopecks={quote.price_kopecks}
+            capKopecks={quote.extras_cap_kopecks ?? 0}
+            currency={quote.currency}
+          />
+        )}
 
         {form.when === "now" && form.point && (
           <section class="card" aria-labelledby="doctors-title" id="doctors">

@@ -8,6 +8,7 @@ import { Home } from "./Home";
 import { NewVisit } from "./NewVisit";
 import { Profile } from "./Profile";
 import { VisitScreen } from "./VisitScreen";
+import { SandboxPay } from "../payments/SandboxPay";
 
 export function PatientApp({ user }: { user: User }) {
   const t = useT();
@@ -20,6 +21,7 @@ export function PatientApp({ user }: { user: User }) {
   else if (path === "/patient/history") screen = <History />;
   else if (path === "/patient/profile") screen = <Profile user={user} />;
   else if ((params = match("/patient/visits/:id", path))) screen = <VisitScreen id={params.id!} />;
+  else if ((params = match("/pay/sandbox/:id", path))) screen = <SandboxPay id={params.id!} />;
   else screen = <NotFound />;
   return (
     <AppFrame

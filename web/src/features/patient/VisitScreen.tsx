@@ -6,6 +6,7 @@ import { formatCountdown, formatDistance, formatDuration, formatMoney, formatTim
 import { useStore } from "../../lib/store";
 import type { Marker } from "../map/types";
 import { MapView } from "../map/MapView";
+import { PaymentCard } from "../payments/PaymentCard";
 import { cancelBooking } from "./api";
 import { DoctorCard, StatusBadge, Timeline, When, useWords } from "./components";
 import { secondsLeft, track, type Notice, type TrackingHandle } from "./tracking";
@@ -177,6 +178,7 @@ function Tracking({ handle, t, locale, words }: { handle: TrackingHandle; t: Ret
           </dd>
         </dl>
       </section>
+      <PaymentCard bookingId={b.id} bookingStatus={b.status} />
       <section class="card" aria-labelledby="timeline-title">
         <h2 id="timeline-title">{t("visit.timeline")}</h2>
         <Timeline entries={state.timeline} />

@@ -50,6 +50,7 @@ export interface Booking {
   others_if_declined?: boolean;
   patient_is_child?: boolean;
   language?: string | null;
+  clinic_id?: string | null;
 }
 
 export interface Estimate {
@@ -86,4 +87,6 @@ export interface VisitRequest {
   others_if_declined?: boolean;
   patient_is_child?: boolean;
   language?: string;
+  /** How the patient pays (the estimate's `payment_methods`); the engine's default is card. */
+  payment_method?: "card" | "sbp" | "at_visit";
 }

@@ -15,6 +15,8 @@ export interface VisitForm {
   language: string;
   doctorId: string | null;
   othersIfDeclined: boolean;
+  /** card (held when a doctor accepts, charged at completion), sbp (after the visit), at_visit. */
+  paymentMethod?: "card" | "sbp" | "at_visit";
 }
 
 export const MIN_LEAD_MS = 30 * 60 * 1000;
@@ -47,6 +49,7 @@ export function visitRequest(form: VisitForm): VisitRequest {
   // Left out at their defaults (an adult, any language), so the engine's defaults apply.
   if (form.child) body.patient_is_child = true;
   if (form.language) body.language = form.language;
+  if (form.paymentMethod) body.payment_method = form.paymentMethod;
   if (form.when === "later") body.scheduled_at = new Date(form.scheduledAt).toISOString();
   if (form.doctorId) {
     body.requested_doctor_id = form.doctorId;
