@@ -370,8 +370,10 @@ def default_price_list() -> PriceList:
 
 def find_service(price_list: PriceList, call_type: str, specialty: str | None) -> Service:
     """The service for this call type and specialty: the specialty's own price if the
-    list has one, else the call type's price for any specialty; UnknownServiceError if
-    neither exists."""
+    list has one, else the call type's price for any specialty. A call type the list does
+    not name (call types are open: "chest_pain", "fever", ...) is priced as the list's
+    home visit for any specialty, else as its first service for any specialty;
+    UnknownServiceError only when the list has no service for any specialty at all."""
     exact = None
     general = None
     for s in price_list.services:
@@ -382,6 +384,11 @@ def find_service(price_list: PriceList, call_type: str, specialty: str | None) -
         elif s.specialty is None:
             general = s
     found = exact or general
+    if found is None:
+        fallback = [s for s in price_list.services if s.specialty is None]
+        found = next((s for s in fallback if s.call_type == "home_visit"), None) or next(
+            iter(fallback), None
+        )
     if found is None:
         raise UnknownServiceError(
             f"no price for a {str(call_type)[:64]!r} call"

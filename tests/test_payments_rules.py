@@ -226,8 +226,14 @@ def test_a_specialty_has_its_own_price_else_the_call_types() -> None:
     assert base("pediatrician") == 4_000_00
     assert base("therapist") == 3_000_00
     assert base(None) == 3_000_00
+    # a call type the list does not name is priced as its home visit
+    q = quote(pl, call_type="chest_pain", specialty=None, priority="normal", local_hour=1, distance_m=None)  # fmt: skip
+    assert q.lines[0].code == "visit" and q.total_kopecks == 3_000_00
+    only_specialists = validate_price_list(
+        replace(pl, services=(Service("visit-ped", "home_visit", "pediatrician", "Педиатр", "Pediatrician", 4_000_00),))
+    )  # fmt: skip
     with pytest.raises(UnknownServiceError):
-        quote(pl, call_type="consultation", specialty=None, priority="normal", local_hour=1, distance_m=None)  # fmt: skip
+        quote(only_specialists, call_type="consultation", specialty=None, priority="normal", local_hour=1, distance_m=None)  # fmt: skip
 
 
 @pytest.mark.parametrize(
