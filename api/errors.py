@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from matching import FixRejection
+from payments.ports import ProviderRejectedError, ProviderUnavailableError, StaleVersionError
 from services.auth import AuthError, ConflictError, ForbiddenError, NotFoundError
 from services.bookings import InvalidRequestError
 from services.doctors import FixRefusedError
@@ -167,6 +168,25 @@ def install(app: FastAPI) -> None:
         status = 409 if exc.reason in FIX_CONFLICTS else 422
         return problem(request, status, str(exc))
 
+    async def provider_down(request: Request, exc: Exception) -> Response:
+        return problem(
+            request,
+            503,
+            "the payment provider is not answering just now; nothing was charged twice: "
+            "retry shortly",
+            headers={"Retry-After": "5"},
+        )
+
+    async def provider_refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ProviderRejectedError)
+        return problem(request, 409, f"the payment provider refused: {exc.code}")
+
+    async def stale(request: Request, exc: Exception) -> Response:
+        return problem(request, 409, "changed meanwhile by someone else: look again and retry")
+
+    app.add_exception_handler(ProviderUnavailableError, provider_down)
+    app.add_exception_handler(ProviderRejectedError, provider_refused)
+    app.add_exception_handler(StaleVersionError, stale)
     app.add_exception_handler(FixRefusedError, fix_refused)
     app.add_exception_handler(TooManyRequestsError, too_many)
     app.add_exception_handler(StorageUnavailableError, unavailable)

@@ -587,7 +587,12 @@ class PaymentService:
                 updated_s=now,
             )
             if not await self.store.add_payment(unsent):
-                raise StaleVersionError("a payment with this id appeared meanwhile")
+                # Another task (the relay, the patient's "pay") made this very payment
+                # a moment ago: the ids are derived, so it is the same one; carry on with it.
+                stored = await self.store.payment(unsent.payment_id)
+                if stored is None:
+                    raise StaleVersionError("a payment with this id appeared and went")
+                unsent = stored
         request = CreatePayment(
             amount_kopecks=unsent.amount_kopecks,
             capture=capture,
@@ -918,6 +923,18 @@ class PaymentService:
         if type(amount_kopecks) is not int or amount_kopecks <= 0:
             raise InvalidRequestError("amount_kopecks: a whole number of kopecks above zero")
         refunds = await self.store.refunds_for_payment(payment_id)
+        unsent = next(
+            (
+                r for r in refunds
+                if r.status is RefundStatus.PENDING and r.provider_refund_id is None
+                and r.amount_kopecks == amount_kopecks
+            ),
+            None,
+        )  # fmt: skip
+        if unsent is not None:
+            # The same refund asked again after the provider did not answer: sent again
+            # with its own key, so the provider makes it at most once.
+            return await self._send_refund(unsent, payment)
         in_flight = sum(r.amount_kopecks for r in refunds if r.status is RefundStatus.PENDING)
         available = payment.captured_kopecks - payment.refunded_kopecks - in_flight
         if amount_kopecks > available:
@@ -947,18 +964,21 @@ class PaymentService:
             request_id=request_id, ip=ip,
             detail=f"{amount_kopecks} kopecks: {reason.strip()[:300]}",
         )  # fmt: skip
+        return await self._send_refund(refund, payment)
+
+    async def _send_refund(self, refund: Refund, payment: Payment) -> Refund:
+        """Ask the provider for the stored refund (its key derives from its id), then
+        reconcile. When the provider does not answer, the refund stays pending and unsent:
+        asking for the same amount again re-sends this one."""
+        assert payment.provider_payment_id is not None
         seen = await self.provider.create_refund(
             payment.provider_payment_id,
-            amount_kopecks,
-            receipt,
+            refund.amount_kopecks,
+            refund.receipt,
             f"Возврат по заказу {payment.booking_id[:12]}",
             f"refund:{refund.refund_id}",
         )
         return await self._observe_refund(refund, payment, seen)
-
-    async def retry_pending_refunds(self) -> None:
-        """Refunds whose provider call never answered: sent again with the same key."""
-        # (kept simple: the admin can re-issue; the sweep refreshes payments)
 
     async def list_payments(
         self,

@@ -515,3 +515,35 @@ async def test_report_periods_outside_the_calendar_are_refused(api: Api, query: 
     runs off the calendar, is a 422, never a 500."""
     r = await api.client.get(f"/api/v1/admin/finance?{query}", headers=api.auth(api.admin_token))
     assert r.status_code == 422, r.text
+
+
+async def test_a_refund_the_provider_did_not_answer_is_sent_again_once(
+    api: Api, fake: FakeYooKassa
+) -> None:
+    """The provider is down when an admin refunds: 503 with Retry-After, the refund kept
+    pending; asked again, the same refund (the same key) goes, and the provider makes one."""
+    _, doctor = await api.doctor(on_shift_at=NEARBY, specialization="general")
+    _, patient = await api.patient()
+    booking = await api.book(patient, payment_method="sbp")
+    await accept(api, doctor)
+    await progress(api, doctor, booking["id"], "en_route", "arrived", "in_progress", "completed")
+    order = await held_payment(api, patient, booking["id"])
+    fake.confirm(next(iter(fake.state.payments)))
+    await deliver(api, fake)
+
+    async def paid() -> bool:
+        return (await payment_of(api, patient, booking["id"]))["status"] == "paid"
+
+    await eventually(paid)
+    url = f"/api/v1/admin/payments/{order['payable']['payment_id']}/refunds"
+    body = {"amount_kopecks": 1_000_00, "reason": "late arrival"}
+    fake.inject("refund", "timeout", count=4, delay_s=1.0)  # applied, every answer lost
+    r = await api.client.post(url, json=body, headers=api.auth(api.admin_token))
+    assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1, r.text
+    assert fake.applied["refund"] == 1
+    r = await api.client.post(url, json=body, headers=api.auth(api.admin_token))
+    assert r.status_code == 201, r.text
+    assert r.json()["refund_id"].endswith("-1")  # the same refund, not a second one
+    assert fake.applied["refund"] == 1
+    refunds = (await api.client.get(url, headers=api.auth(api.admin_token))).json()
+    assert len(refunds) == 1
