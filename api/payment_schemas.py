@@ -73,9 +73,16 @@ class CommissionIn(Input):
     doctor_share_bp: BasisPoints = 6_000
 
 
+class DoctorShareIn(Input):
+    doctor_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
+    share_bp: BasisPoints = Field(description="the doctor's share of the clinic's part")
+
+
 class PriceListIn(Input):
-    """A clinic's services and prices. A clinic's admin cannot set `commission` (the
-    platform's; it is kept as it is): only an admin can."""
+    """A clinic's services and prices. The platform's commission (`percent_bp`,
+    `fixed_kopecks`) is set by admins only: a clinic's admin sending one has it kept as
+    it is; the doctors' share (`commission.doctor_share_bp`, the clinic's default, and
+    `doctor_shares`, per doctor by contract) is the clinic's."""
 
     services: list[ServiceIn] = Field(min_length=1, max_length=200)
     extras: list[ExtraItem] = Field(default_factory=list, max_length=200)
@@ -86,6 +93,7 @@ class PriceListIn(Input):
     extras_cap_percent: Percent = 50
     pay_at_visit_allowed: StrictBool = True
     methods: list[MethodName] = Field(default_factory=_all_methods, min_length=1, max_length=3)
+    doctor_shares: list[DoctorShareIn] = Field(default_factory=list, max_length=2_000)
 
 
 class PriceListOut(Output):
@@ -100,6 +108,7 @@ class PriceListOut(Output):
     extras_cap_percent: int
     pay_at_visit_allowed: bool
     methods: list[MethodName]
+    doctor_shares: list[DoctorShareIn]
     own: bool = Field(description="false: the clinic has no list of its own (the default)")
 
 

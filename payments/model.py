@@ -140,6 +140,15 @@ class Commission:
 
 
 @dataclass(frozen=True, slots=True)
+class DoctorShare:
+    """One doctor's share of the clinic's part, by their contract with the clinic (it
+    overrides the clinic's default, Commission.doctor_share_bp)."""
+
+    doctor_id: str
+    share_bp: int  # basis points, 0..10,000
+
+
+@dataclass(frozen=True, slots=True)
 class PriceList:
     """A clinic's services and prices. `clinic_id` None: the platform's default list, for
     bookings no clinic has taken yet."""
@@ -156,6 +165,16 @@ class PriceList:
     pay_at_visit_allowed: bool = True
     methods: tuple[Method, ...] = (Method.CARD, Method.SBP, Method.AT_VISIT)
     updated_s: float = 0.0
+    doctor_shares: tuple[DoctorShare, ...] = ()  # per doctor, by contract
+
+    def commission_for_doctor(self, doctor_id: str | None) -> Commission:
+        """The commission with this doctor's own share, where their contract sets one."""
+        for share in self.doctor_shares:
+            if share.doctor_id == doctor_id:
+                return Commission(
+                    self.commission.percent_bp, self.commission.fixed_kopecks, share.share_bp
+                )
+        return self.commission
 
 
 @dataclass(frozen=True, slots=True)

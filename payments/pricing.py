@@ -19,6 +19,7 @@ from payments.model import (
     AmountError,
     CancellationPolicy,
     Commission,
+    DoctorShare,
     Extra,
     Kopecks,
     Method,
@@ -49,6 +50,10 @@ HOLD_AHEAD_S: Final = 6 * 86_400  # so we hold at most 6 days before the visit
 
 Priority = Literal["normal", "urgent", "emergency"]
 Stage = Literal["before_assigned", "after_assigned", "after_arrived"]
+
+
+MAX_DOCTOR_SHARES = 2_000
+_DOCTOR_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class PriceListError(PaymentError):
@@ -187,6 +192,17 @@ def validate_price_list(price_list: PriceList) -> PriceList:
     _int(com.percent_bp, "commission.percent_bp", 0, 10_000)
     _money(com.fixed_kopecks, "commission.fixed_kopecks")
     _int(com.doctor_share_bp, "commission.doctor_share_bp", 0, 10_000)
+    if not isinstance(pl.doctor_shares, tuple) or len(pl.doctor_shares) > MAX_DOCTOR_SHARES:
+        raise PriceListError("doctor_shares", f"at most {MAX_DOCTOR_SHARES}")
+    seen_doctors: set[str] = set()
+    for i, share in enumerate(pl.doctor_shares):
+        if not isinstance(share, DoctorShare):
+            raise PriceListError(f"doctor_shares[{i}]", "not a doctor's share")
+        _pattern(share.doctor_id, f"doctor_shares[{i}].doctor_id", _DOCTOR_ID, "an account id")
+        _int(share.share_bp, f"doctor_shares[{i}].share_bp", 0, 10_000)
+        if share.doctor_id in seen_doctors:
+            raise PriceListError(f"doctor_shares[{i}].doctor_id", "each doctor at most once")
+        seen_doctors.add(share.doctor_id)
     _int(pl.extras_cap_percent, "extras_cap_percent", 0, 100)
     if not isinstance(pl.pay_at_visit_allowed, bool):
         raise PriceListError("pay_at_visit_allowed", "true or false")
@@ -254,6 +270,7 @@ _TOP_KEYS: Final = frozenset(
         "pay_at_visit_allowed",
         "methods",
         "updated_s",
+        "doctor_shares",
     }
 )
 
@@ -289,10 +306,17 @@ def price_list_from_json(data: Mapping[str, Any]) -> PriceList:
         if not isinstance(m, str) or m not in {x.value for x in Method}:
             raise PriceListError(f"methods[{i}]", f"one of {', '.join(x.value for x in Method)}")
         methods.append(Method(m))
+    shares = tuple(
+        _object(d, f"doctor_shares[{i}]", DoctorShare, required=["doctor_id", "share_bp"])
+        for i, d in enumerate(
+            _list(data.get("doctor_shares", []), "doctor_shares", MAX_DOCTOR_SHARES)
+        )
+    )
     kwargs: dict[str, Any] = {
         "services": services,
         "extras": extras,
         "methods": tuple(methods),
+        "doctor_shares": shares,
     }
     for key, cls in (
         ("surcharges", Surcharges),
@@ -331,6 +355,7 @@ def price_list_to_json(price_list: PriceList) -> dict[str, Any]:
         "pay_at_visit_allowed": pl.pay_at_visit_allowed,
         "methods": [m.value for m in pl.methods],
         "updated_s": pl.updated_s,
+        "doctor_shares": [plain(d) for d in pl.doctor_shares],
     }
 
 

@@ -190,8 +190,17 @@ class PaymentService:
         if who.role is Role.CLINIC_ADMIN:
             if clinic_id is None or who.clinic_id != clinic_id:
                 raise NotFoundError(f"no clinic {clinic_id!r}")
-            current = await self.price_list(clinic_id)
-            price_list = replace(price_list, commission=current.commission)
+            # The platform's commission is the platform's; the doctors' shares (their
+            # contracts with the clinic) are the clinic's.
+            current = (await self.price_list(clinic_id)).commission
+            price_list = replace(
+                price_list,
+                commission=replace(
+                    price_list.commission,
+                    percent_bp=current.percent_bp,
+                    fixed_kopecks=current.fixed_kopecks,
+                ),
+            )
         elif who.role is not Role.ADMIN:
             raise ForbiddenError("only the clinic's admin or an admin sets prices")
         if clinic_id is not None and await self.clinics.clinic(clinic_id) is None:
@@ -647,7 +656,11 @@ class PaymentService:
                 raise NotFoundError(f"no order for booking {payment.booking_id!r}")
             price_list = await self.price_list(order.clinic_id)
             observed = observe_payment(
-                payment, seen, order=order, commission=price_list.commission, now_s=self.clock()
+                payment,
+                seen,
+                order=order,
+                commission=price_list.commission_for_doctor(order.doctor_id),
+                now_s=self.clock(),
             )
             self._report(observed.anomalies)
             if not observed.changed and not observed.transactions:
@@ -743,7 +756,7 @@ class PaymentService:
                 raise NotFoundError(f"no order for booking {payment.booking_id!r}")
             price_list = await self.price_list(order.clinic_id)
             observed = observe_refund(
-                refund, seen, payment, order=order, commission=price_list.commission,
+                refund, seen, payment, order=order, commission=price_list.commission_for_doctor(order.doctor_id),
                 now_s=self.clock(),
             )  # fmt: skip
             self._report(observed.anomalies)

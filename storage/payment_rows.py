@@ -17,6 +17,7 @@ from payments.model import (
     Account,
     CancellationPolicy,
     Commission,
+    DoctorShare,
     Entry,
     Extra,
     Method,
@@ -114,6 +115,7 @@ def price_list_to_dict(p: PriceList) -> dict[str, Any]:
         "extras_cap_percent": p.extras_cap_percent,
         "pay_at_visit_allowed": p.pay_at_visit_allowed,
         "methods": [str(m) for m in p.methods],
+        "doctor_shares": [dataclasses.asdict(d) for d in p.doctor_shares],
     }
 
 
@@ -131,6 +133,7 @@ def price_list_from_dict(d: dict[str, Any], clinic_id: str | None, updated_s: fl
         pay_at_visit_allowed=bool(d.get("pay_at_visit_allowed", True)),
         methods=tuple(Method(m) for m in d.get("methods", ("card", "sbp", "at_visit"))),
         updated_s=updated_s,
+        doctor_shares=tuple(_flat(DoctorShare, x) for x in d.get("doctor_shares", ())),
     )
 
 

@@ -547,3 +547,59 @@ async def test_a_refund_the_provider_did_not_answer_is_sent_again_once(
     assert fake.applied["refund"] == 1
     refunds = (await api.client.get(url, headers=api.auth(api.admin_token))).json()
     assert len(refunds) == 1
+
+
+async def test_a_doctors_contract_share_reaches_their_earnings(
+    api: Api, fake: FakeYooKassa
+) -> None:
+    """The clinic sets its doctors' shares (not the platform's commission); a visit by a
+    doctor with a contract earns them their share of the clinic's part."""
+    r = await api.client.post(
+        "/api/v1/clinics", json={"name": "Клиника Юг", "timezone": "Europe/Moscow"},
+        headers=api.auth(api.admin_token),
+    )  # fmt: skip
+    clinic_id = r.json()["clinic_id"]
+    _, clinic_admin = await api.staff("clinic_admin", clinic_id)
+    doctor_id, doctor = await api.doctor(on_shift_at=NEARBY, specialization="general")
+    email = (await api.client.get("/api/v1/auth/me", headers=api.auth(doctor))).json()["email"]
+    r = await api.client.post(
+        f"/api/v1/clinics/{clinic_id}/doctors", json={"email": email},
+        headers=api.auth(clinic_admin),
+    )  # fmt: skip
+    assert r.status_code in (200, 201), r.text
+    prices = (
+        await api.client.get(f"/api/v1/clinics/{clinic_id}/prices", headers=api.auth(clinic_admin))
+    ).json()
+    body = {k: v for k, v in prices.items() if k not in ("clinic_id", "currency", "own")}
+    body["commission"] = {"percent_bp": 0, "fixed_kopecks": 0, "doctor_share_bp": 5_000}
+    body["doctor_shares"] = [{"doctor_id": doctor_id, "share_bp": 8_000}]
+    r = await api.client.put(
+        f"/api/v1/clinics/{clinic_id}/prices", json=body, headers=api.auth(clinic_admin)
+    )
+    assert r.status_code == 200, r.text
+    saved = r.json()
+    assert saved["commission"] == {
+        "percent_bp": 1_500,
+        "fixed_kopecks": 0,
+        "doctor_share_bp": 5_000,
+    }
+    assert saved["doctor_shares"] == [{"doctor_id": doctor_id, "share_bp": 8_000}]
+
+    _, patient = await api.patient()
+    booking = await api.book(patient, payment_method="sbp", clinic_id=clinic_id)
+    await accept(api, doctor)
+    await progress(api, doctor, booking["id"], "en_route", "arrived", "in_progress", "completed")
+    await held_payment(api, patient, booking["id"])
+    fake.confirm(next(iter(fake.state.payments)))
+    await deliver(api, fake)
+
+    async def earned() -> dict[str, Any] | None:
+        r = await api.client.get("/api/v1/doctors/me/earnings", headers=api.auth(doctor))
+        e = r.json()
+        return e if e["today_kopecks"] else None
+
+    earnings = await eventually(earned)
+    # 3,500 RUB, 15 % to the platform, 80 % of the rest to the doctor by contract
+    assert earnings["today_kopecks"] == (3_500_00 - 525_00) * 8_000 // 10_000
+    r = await api.client.get(f"/api/v1/clinics/{clinic_id}/finance", headers=api.auth(clinic_admin))
+    assert r.json()["totals"]["revenue_kopecks"] == 3_500_00

@@ -43,6 +43,7 @@ from payments.model import (
     Account,
     CancellationPolicy,
     Commission,
+    DoctorShare,
     Entry,
     Extra,
     Method,
@@ -1064,3 +1065,27 @@ def test_doctor_earnings_today_week_month_and_per_visit() -> None:
     rows = earnings_rows(doc1, lang="en")
     assert rows[0] == ["Booking", "Date", "Service", "Earned"]
     assert rows[2][:3] == ["b1", "2024-04-01", "home_visit"]
+
+
+def test_a_doctors_contract_sets_their_share() -> None:
+    """Per-doctor shares override the clinic's default; they round-trip through JSON and
+    bad ones are refused with the field named."""
+    pl = replace(
+        _list(),
+        commission=Commission(percent_bp=1_000, fixed_kopecks=0, doctor_share_bp=5_000),
+        doctor_shares=(DoctorShare("doc-a", 8_000),),
+    )
+    assert pl.commission_for_doctor("doc-a").doctor_share_bp == 8_000
+    assert pl.commission_for_doctor("doc-b").doctor_share_bp == 5_000
+    assert pl.commission_for_doctor(None) == pl.commission
+    assert price_list_from_json(price_list_to_json(validate_price_list(pl))) == pl
+    split = commission_for(10_000_00, pl.commission_for_doctor("doc-a"))
+    assert (split.commission_kopecks, split.doctor_kopecks) == (1_000_00, 7_200_00)
+    for bad, field in (
+        ((DoctorShare("doc-a", 8_000), DoctorShare("doc-a", 1)), "doctor_shares[1].doctor_id"),
+        ((DoctorShare("doc a", 1),), "doctor_shares[0].doctor_id"),
+        ((DoctorShare("doc-a", 10_001),), "doctor_shares[0].share_bp"),
+    ):
+        with pytest.raises(PriceListError) as info:
+            validate_price_list(replace(pl, doctor_shares=bad))
+        assert info.value.field == field

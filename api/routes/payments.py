@@ -247,7 +247,7 @@ async def clinic_prices(
 
 @router.put(
     "/clinics/{clinic_id}/prices",
-    summary="Set a clinic's services and prices (its admin; commission: admins only)",
+    summary="Set a clinic's services, prices and doctors' shares (the platform's commission: admins only)",
     responses=problems(404, described={422: NOT_PAYABLE}),
 )
 async def set_clinic_prices(
@@ -256,8 +256,11 @@ async def set_clinic_prices(
     current = await runtime.payments.price_list(clinic_id)
     data = body.model_dump()
     commission = data.pop("commission")
-    if commission is None or who.role is not Role.ADMIN:
-        data["commission"] = CommissionIn(**price_list_to_json(current)["commission"]).model_dump()
+    kept = CommissionIn(**price_list_to_json(current)["commission"]).model_dump()
+    if commission is None:
+        data["commission"] = kept
+    elif who.role is not Role.ADMIN:  # the doctors' share is the clinic's, the rest is not
+        data["commission"] = {**kept, "doctor_share_bp": commission["doctor_share_bp"]}
     else:
         data["commission"] = commission
     try:

@@ -356,13 +356,19 @@ export function PricesScreen({ clinicId, canSetCommission = false, title, childr
               <Input id="comm-doctor" label={t("prices.doctorShare")} suffix="%" value={form.doctorShare} onInput={(v) => set({ doctorShare: v })} error={e("comm-doctor")} />
             </div>
           ) : (
-            <p id="commission-text">
-              {t("prices.commissionIs", {
-                percent: form.commissionPercent,
-                fixed: money(list.commission.fixed_kopecks),
-                share: form.doctorShare,
-              })}
-            </p>
+            <>
+              <p id="commission-text">
+                {t("prices.commissionIs", {
+                  percent: form.commissionPercent,
+                  fixed: money(list.commission.fixed_kopecks),
+                  share: form.doctorShare,
+                })}
+              </p>
+              <div class="form-grid three">
+                <Input id="comm-doctor" label={t("prices.doctorShare")} suffix="%" value={form.doctorShare} onInput={(v) => set({ doctorShare: v })} error={e("comm-doctor")} />
+              </div>
+              {form.doctorShares.length > 0 && <p id="doctor-shares-text">{t("prices.doctorSharesSet", { count: form.doctorShares.length })}</p>}
+            </>
           )}
         </section>
 

@@ -30,13 +30,19 @@ describe("the price list's form", () => {
       const out = fromForm(form, { withCommission: true });
       if (!out.ok) throw new Error(JSON.stringify(out.errors));
       const { clinic_id: _c, currency: _cur, own: _o, ...rest } = LIST;
-      expect(out.body).toEqual({ ...rest, methods: ["card", "sbp"] });
+      expect(out.body).toEqual({ ...rest, methods: ["card", "sbp"], doctor_shares: [] });
     }
   });
 
-  it("leaves the commission out unless asked (a clinic's admin cannot set it)", () => {
-    const out = fromForm(toForm(LIST, "ru"));
-    expect(out.ok && "commission" in out.body).toBe(false);
+  it("sends a clinic's admin's doctors' share, and keeps the contracts as loaded", () => {
+    const contracts = [{ doctor_id: "doc-1", share_bp: 8_000 }];
+    const form = toForm({ ...LIST, doctor_shares: contracts }, "ru");
+    form.doctorShare = "55";
+    form.commissionPercent = "1"; // not theirs: the body says 0 and the server keeps its own
+    const out = fromForm(form);
+    if (!out.ok) throw new Error(JSON.stringify(out.errors));
+    expect(out.body.commission).toEqual({ percent_bp: 0, fixed_kopecks: 0, doctor_share_bp: 5_500 });
+    expect(out.body.doctor_shares).toEqual(contracts);
   });
 
   it("reads a price typed with a comma, a point or spaces", () => {

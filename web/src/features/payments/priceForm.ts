@@ -3,7 +3,7 @@
  * Each problem is keyed by the id of the field it belongs to. Pure, tested. */
 import type { MessageKey } from "../../i18n";
 import { basisPointsToInput, kopecksToInput, parseRoubles, parseScaled, parseWhole } from "./money";
-import type { Method, PriceList, PriceListBody } from "./types";
+import type { DoctorShare, Method, PriceList, PriceListBody } from "./types";
 
 export interface ServiceRow {
   key: string;
@@ -46,6 +46,8 @@ export interface PriceForm {
   commissionPercent: string;
   commissionFixed: string;
   doctorShare: string;
+  /** Kept as loaded: the per-doctor contracts are set through the API. */
+  doctorShares: DoctorShare[];
 }
 
 let counter = 0;
@@ -85,6 +87,7 @@ export function toForm(pl: PriceList, locale: "ru" | "en"): PriceForm {
     commissionPercent: basisPointsToInput(pl.commission.percent_bp, locale),
     commissionFixed: rub(pl.commission.fixed_kopecks),
     doctorShare: basisPointsToInput(pl.commission.doctor_share_bp, locale),
+    doctorShares: pl.doctor_shares ?? [],
   };
 }
 
@@ -183,12 +186,13 @@ export function fromForm(form: PriceForm, { withCommission = false } = {}): { ok
     pay_at_visit_allowed: form.methods.includes("at_visit"),
     methods: (["card", "sbp", "at_visit"] as Method[]).filter((m) => form.methods.includes(m)),
   };
-  if (withCommission) {
-    body.commission = {
-      percent_bp: bp("comm-percent", form.commissionPercent),
-      fixed_kopecks: money("comm-fixed", form.commissionFixed),
-      doctor_share_bp: bp("comm-doctor", form.doctorShare),
-    };
-  }
+  // A clinic's admin sets the doctors' share (their contracts); the platform's percent
+  // and fixed part are kept by the server as they are unless an admin sends them.
+  body.commission = {
+    percent_bp: withCommission ? bp("comm-percent", form.commissionPercent) : 0,
+    fixed_kopecks: withCommission ? money("comm-fixed", form.commissionFixed) : 0,
+    doctor_share_bp: bp("comm-doctor", form.doctorShare),
+  };
+  body.doctor_shares = form.doctorShares;
   return Object.keys(errors).length ? { ok: false, errors } : { ok: true, body };
 }

@@ -130,6 +130,13 @@ export interface PriceListBody {
   extras_cap_percent: number;
   pay_at_visit_allowed: boolean;
   methods: Method[];
+  /** Per doctor, by their contract with the clinic: overrides commission.doctor_share_bp. */
+  doctor_shares?: DoctorShare[];
+}
+
+export interface DoctorShare {
+  doctor_id: string;
+  share_bp: number;
 }
 
 export interface PriceList extends PriceListBody {
