@@ -614,7 +614,8 @@ class PaymentService:
             receipt=unsent.receipt,
         )
         seen = await self.provider.create_payment(request, f"create:{unsent.payment_id}")
-        return await self._observe(unsent, seen)
+        others = [p for p in payments if p.payment_id != unsent.payment_id]
+        return await self._observe(unsent, seen, order=order, others=others)
 
     async def _capture(self, order: Order, payment: Payment, amount: int, receipt: Any) -> Payment:
         assert payment.provider_payment_id is not None
@@ -647,11 +648,21 @@ class PaymentService:
             return payment
         return await self._observe(payment, seen)
 
-    async def _observe(self, payment: Payment, seen: ProviderPayment) -> Payment:
+    async def _observe(
+        self,
+        payment: Payment,
+        seen: ProviderPayment,
+        *,
+        order: Order | None = None,
+        others: Sequence[Payment] | None = None,
+    ) -> Payment:
         """Move our payment to what the provider says, with its ledger transactions, and
-        the order's status with it; re-read and redo on a concurrent change."""
-        for _ in range(ORDER_RETRIES):
-            order = await self.store.order(payment.booking_id)
+        the order's status with it; re-read and redo on a concurrent change. `order` and
+        `others` (the booking's other payments), when the caller has just read them, save
+        two reads on the first try: the store's version checks refuse them if stale."""
+        for attempt in range(ORDER_RETRIES):
+            if order is None or attempt > 0:
+                order = await self.store.order(payment.booking_id)
             if order is None:
                 raise NotFoundError(f"no order for booking {payment.booking_id!r}")
             price_list = await self.price_list(order.clinic_id)
@@ -666,10 +677,11 @@ class PaymentService:
             if not observed.changed and not observed.transactions:
                 return payment
             new = observed.payment
-            others = [
-                p for p in await self.store.payments_for_booking(order.booking_id)
-                if p.payment_id != new.payment_id
-            ]  # fmt: skip
+            if others is None or attempt > 0:
+                others = [
+                    p for p in await self.store.payments_for_booking(order.booking_id)
+                    if p.payment_id != new.payment_id
+                ]  # fmt: skip
             refunds = [  # only a captured payment has refunds
                 r
                 for p in (*others, new)
