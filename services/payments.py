@@ -15,7 +15,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -1144,6 +1144,3 @@ async def run_reconciliation_daily(
             await service.reconcile((run_at - timedelta(days=1)).date())
         except Exception:
             log.exception("daily reconciliation failed")
-
-
-NotificationSink = Callable[[Mapping[str, Any]], Awaitable[None]]
