@@ -26,6 +26,7 @@ from storage.clinic_rows import (
     clinic_values,
     like_key,
 )
+from storage.sqlite_component import open_component
 
 COMPONENT = "clinics"
 SCHEMA_VERSION = 1
@@ -100,43 +101,8 @@ def _invitation(row: sqlite3.Row) -> Invitation:
 
 class SqliteClinicStore:
     def __init__(self, path: Path | str) -> None:
-        self._conn = sqlite3.connect(
-            str(path), check_same_thread=False, isolation_level=None, timeout=10.0
-        )
-        self._conn.row_factory = sqlite3.Row
+        self._conn = open_component(path, COMPONENT, SCHEMA_VERSION, _SCHEMA)
         self._lock = threading.Lock()
-        with self._lock:
-            c = self._conn
-            try:
-                c.execute("PRAGMA journal_mode = WAL")
-                c.execute("PRAGMA synchronous = FULL")
-                c.execute("PRAGMA foreign_keys = ON")
-                c.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_versions"
-                    " (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
-                )
-                row = c.execute(
-                    "SELECT version FROM schema_versions WHERE component = ?", (COMPONENT,)
-                ).fetchone()
-                version = 0 if row is None else int(row[0])
-                if version > SCHEMA_VERSION:
-                    raise RuntimeError(
-                        f"{path}: clinics schema {version} is newer than this engine's"
-                        f" ({SCHEMA_VERSION})"
-                    )
-                if version < SCHEMA_VERSION:
-                    c.executescript(
-                        "BEGIN IMMEDIATE;\n"
-                        + _SCHEMA
-                        + f"INSERT INTO schema_versions (component, version) VALUES"
-                        f" ('{COMPONENT}', {SCHEMA_VERSION}) ON CONFLICT (component) DO UPDATE"
-                        " SET version = excluded.version;\nCOMMIT;"
-                    )
-            except BaseException:
-                if c.in_transaction:
-                    c.execute("ROLLBACK")
-                c.close()
-                raise
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(self._locked, fn, *args)
