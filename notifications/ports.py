@@ -6,6 +6,14 @@ The rules that compute every new state are pure (notifications.rules: `plan`,
 `claimed`, `after_sent`, `after_error`, `after_delivered`, `replayed`, `skipped`); the
 stores write what they are given, fenced so that a worker whose lease ran out cannot
 overwrite the outcome of the worker that claimed the row after it.
+
+A worker's round, for each row `claim` returns:
+1. rules.exhausted_reason(row) -> mark_dead (its workers kept dying mid-send);
+2. rules.skip_reason(row, await group(row.group_key), now_s) -> mark_skipped;
+3. templates.render(row, now_s=...) (TemplateError, PayloadTooLargeError -> mark_dead);
+4. the channel's ChannelSender.send(rendered) -> mark_sent; or rules.after_error(...)
+   -> mark_failed or mark_dead (and ContactStore.forget_destination when it says
+   `forget`).
 """
 
 from __future__ import annotations

@@ -259,9 +259,10 @@ def is_quiet(at_s: float, prefs: Preferences) -> bool:
 
 def quiet_until(at_s: float, prefs: Preferences) -> float | None:
     """When the quiet hours that at_s falls in end (epoch seconds), or None if at_s is not
-    in quiet hours. The end is the first instant the wall clock shows the end time: on a
-    day the clocks go forward past it (Europe/Berlin, 02:30 in March), the instant they
-    jump; on a day they go back, its first occurrence."""
+    in quiet hours. The end is the first instant after at_s the wall clock shows the end
+    time: on a day the clocks go forward past it (Europe/Berlin, 02:30 in March), the
+    instant they jump; on a day they go back, its first occurrence (its second if at_s is
+    in the repeated hour after the first)."""
     if not is_quiet(at_s, prefs):
         return None
     assert prefs.quiet_start_min is not None and prefs.quiet_end_min is not None
@@ -271,16 +272,19 @@ def quiet_until(at_s: float, prefs: Preferences) -> float | None:
     day = local.date()
     if start > end and _wall_minute(local) >= start:
         day += timedelta(days=1)  # the evening part of a window that wraps past midnight
-    return _first_instant_at(day, end, tz)
+    return _first_instant_at(day, end, tz, after_s=at_s)
 
 
-def _first_instant_at(day: date, minute: int, tz: ZoneInfo) -> float:
-    """The first instant whose wall clock in tz shows `day` at `minute` or later."""
+def _first_instant_at(day: date, minute: int, tz: ZoneInfo, *, after_s: float) -> float:
+    """The first instant after after_s whose wall clock in tz shows `day` at `minute` or
+    later."""
     wall = datetime(day.year, day.month, day.day, minute // 60, minute % 60)
     early = wall.replace(tzinfo=tz, fold=0).timestamp()
     late = wall.replace(tzinfo=tz, fold=1).timestamp()
-    if early <= late:  # an ordinary time, or a repeated one (fold 0 is the first)
-        return early
+    if early <= late:
+        # An ordinary time, or one the clocks show twice: the first time, unless after_s
+        # is already past it (in the repeated hour, the second time round).
+        return early if early > after_s else late
     # A time the clocks skip: the offsets before (fold 0) and after (fold 1) bracket the
     # jump. Find it: the first whole second whose wall clock is at `wall` or later.
     lo, hi = math.floor(late), math.ceil(early)
@@ -374,7 +378,7 @@ def _check_format(key: str, value: str) -> None:
         raise NotificationError(f"variable {key} must be a whole number")
     if key.endswith("_kopecks") and not _KOPECKS.fullmatch(value):
         raise NotificationError(f"variable {key} must be a whole number of kopecks")
-    if key.endswith("_at_s") and not _SECONDS.fullmatch(value):
+    if (key == "at_s" or key.endswith("_at_s")) and not _SECONDS.fullmatch(value):
         raise NotificationError(f"variable {key} must be epoch seconds")
 
 
@@ -563,6 +567,15 @@ def claimed(row: Notification, *, now_s: float, lease_s: float) -> Notification:
     )
 
 
+def exhausted_reason(row: Notification, policy: RetryPolicy = DEFAULT_RETRY) -> str | None:
+    """Why a claimed row must not be sent again (then: `dead`), or None: its attempts are
+    spent by claims whose workers died mid-send (a message that kills its worker is
+    not sent for ever)."""
+    if row.attempts > policy.max_attempts:
+        return f"gave up after {row.attempts - 1} attempts (the worker stopped mid-send)"
+    return None
+
+
 def skip_reason(row: Notification, group: Iterable[Notification], now_s: float) -> str | None:
     """Why a claimed row need not be sent any more (then: `skipped`), or None to send it:
     it expired, or it is a fallback and a row of an earlier step of its group was
@@ -643,11 +656,10 @@ def after_error(
       max_attempts were made; skipped if the retry would come after it expires."""
     reason = reason_text(error)
     if isinstance(error, PermanentSendError):
-        dead = _dead(row, reason, now_s)
-        return Failure(dead, forget=row.to if error.gone else None)
+        return Failure(dead(row, reason, now_s=now_s), forget=row.to if error.gone else None)
     attempt = max(1, row.attempts)
     if attempt >= policy.max_attempts:
-        return Failure(_dead(row, f"gave up after {attempt} attempts: {reason}", now_s))
+        return Failure(dead(row, f"gave up after {attempt} attempts: {reason}", now_s=now_s))
     wait_s = backoff_s(attempt, u, policy)
     if isinstance(error, TransientSendError) and error.retry_after_s is not None:
         if math.isfinite(error.retry_after_s):
@@ -669,7 +681,7 @@ def after_error(
     )
 
 
-def _dead(row: Notification, reason: str, now_s: float) -> Notification:
+def dead(row: Notification, reason: str, *, now_s: float) -> Notification:
     return replace(
         row,
         status=NotificationStatus.DEAD,
@@ -883,6 +895,8 @@ def validate_endpoint(endpoint: object, *, insecure_hosts: Collection[str] = ())
     if host.startswith("[") or _IPV4.fullmatch(host):
         raise InvalidSubscriptionError("the subscription's endpoint must name a host, not an IP")
     name = host.rstrip(".") if host.endswith(".") else host
+    if name == "localhost" or any(("." + name).endswith(s) for s in _LOCAL_SUFFIXES):
+        raise InvalidSubscriptionError("the subscription's endpoint must be a public host")
     labels = name.split(".")
     if (
         len(name) > 253
@@ -891,8 +905,6 @@ def validate_endpoint(endpoint: object, *, insecure_hosts: Collection[str] = ())
         or labels[-1].isdigit()
     ):
         raise InvalidSubscriptionError("the subscription's endpoint has an invalid host")
-    if name == "localhost" or any(("." + name).endswith(s) for s in _LOCAL_SUFFIXES):
-        raise InvalidSubscriptionError("the subscription's endpoint must be a public host")
     return endpoint
 
 

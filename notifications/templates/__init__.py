@@ -10,6 +10,7 @@ so SMS, push and e-mail subjects never see free text meant for an e-mail body.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -247,8 +248,16 @@ class Content:
     html: str | None = None
 
 
+_BREAKS = re.compile(r"[ \t\r\n\v\f\x1c-\x1f\x85\u2028\u2029]+")
+
+
+def _one_line(text: str) -> str:
+    """Runs of spaces and line breaks as one space (non-breaking spaces stay)."""
+    return _BREAKS.sub(" ", text).strip()
+
+
 def _short(value: str) -> str:
-    value = " ".join(value.split())
+    value = _one_line(value)
     if len(value) <= SHORT_VALUE_CHARS:
         return value
     return value[: SHORT_VALUE_CHARS - 1].rstrip() + "…"
@@ -284,7 +293,7 @@ def _render_part(
     except JinjaTemplateError as exc:  # the sandbox refused something
         raise TemplateError(f"{locale} {kind.value} {part.value}: {exc}") from None
     if part in SHORT_PARTS:
-        out = " ".join(out.split())  # one line: no header injection in a subject
+        out = _one_line(out)  # no header injection in a subject
     return out
 
 
