@@ -541,10 +541,11 @@ class PaymentService:
             if fee
             else None
         )
+        if fee and order.final_kopecks != fee:  # what is owed, before it is charged
+            order = await self._save_order(order, final_kopecks=fee)
         held = next((p for p in payments if p.status is ProviderStatus.WAITING_FOR_CAPTURE), None)
         if held is not None and fee:
             await self._capture(order, held, min(fee, held.amount_kopecks), receipt)
-            await self._save_order(await self._order(order), final_kopecks=fee)
             return
         for p in payments:
             if p.status in (ProviderStatus.PENDING, ProviderStatus.WAITING_FOR_CAPTURE):
@@ -553,7 +554,6 @@ class PaymentService:
         if fee and order.method is not Method.AT_VISIT:
             payments = await self.store.payments_for_booking(order.booking_id)
             await self._create(order, payments, Purpose.CANCELLATION_FEE, fee, True, receipt)
-            await self._save_order(await self._order(order), final_kopecks=fee)
             return
         await self._save_order(order, status=OrderStatus.CANCELLED, final_kopecks=fee or 0)
 

@@ -370,7 +370,7 @@ async def test_the_embedded_stores_share_one_file(tmp_path: Path) -> None:
     await accounts.close()
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2  # the booking store's
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3  # the booking store's
         assert conn.execute("SELECT component, version FROM schema_versions").fetchall() == [
             ("accounts", 3)
         ]
