@@ -222,10 +222,17 @@ class _OverConnection:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[sqlite3.Connection]:
-        """The store's connection inside BEGIN IMMEDIATE, held for the block (the store's
-        other calls wait), to pass as `connection=`: committed if the block ends
-        normally, rolled back if it raises."""
-        await asyncio.to_thread(self._lock.acquire)
+        """The store's connection inside BEGIN IMMEDIATE, held for the block, to pass as
+        `connection=` (add, and the reminders' mark_sent): committed if the block ends
+        normally, rolled back if it raises. The store's other calls wait for the block,
+        so inside it call only those that take `connection=`, with it."""
+        acquiring = asyncio.ensure_future(asyncio.to_thread(self._lock.acquire))
+        try:
+            await asyncio.shield(acquiring)
+        except asyncio.CancelledError:
+            # the thread takes the lock anyway: give it back when it does
+            acquiring.add_done_callback(lambda _: self._lock.release())
+            raise
         try:
             await asyncio.to_thread(self._conn.execute, "BEGIN IMMEDIATE")
             try:

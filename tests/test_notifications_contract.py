@@ -556,3 +556,38 @@ async def test_contacts_round_trip(backend: Backend) -> None:
     assert not await c.remove_push_subscription(s1b.endpoint)
     assert not await c.remove_fcm_token("f" * 40)
     assert await c.contact("u2") == Contact("u2")
+
+
+async def test_a_cancelled_wait_for_the_sqlite_transaction_does_not_keep_the_lock(
+    tmp_path: Path,
+) -> None:
+    store = SqliteNotificationStore(tmp_path / "tot.sqlite3")
+    entered = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with store.transaction():
+            entered.set()
+            await release.wait()
+
+    async def wait_in_line() -> None:
+        async with store.transaction():
+            raise AssertionError("cancelled before it got the lock")
+
+    holder = asyncio.create_task(hold())
+    await entered.wait()
+    waiter = asyncio.create_task(wait_in_line())
+    await asyncio.sleep(0.05)
+    waiter.cancel()
+    release.set()
+    await holder
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    await asyncio.sleep(0.05)
+    # the store is free again (a lock kept by the cancelled waiter would stop every call;
+    # closing the store would then hang, so it is closed only once this holds)
+    assert await asyncio.to_thread(store._lock.acquire, True, 5.0)
+    store._lock.release()
+    n = row("booking:1")
+    assert await store.add([n]) == [n.notification_id]
+    await store.close()
