@@ -591,3 +591,28 @@ async def test_a_cancelled_wait_for_the_sqlite_transaction_does_not_keep_the_loc
     n = row("booking:1")
     assert await store.add([n]) == [n.notification_id]
     await store.close()
+
+
+async def test_the_embedded_store_shares_the_file_and_keeps_its_own_version(
+    tmp_path: Path,
+) -> None:
+    from storage.sqlite import SqliteBookingStore
+    from storage.sqlite_payments import SqlitePaymentStore
+
+    path = tmp_path / "tot.sqlite3"
+    others = [SqliteBookingStore(path), SqlitePaymentStore(path)]
+    first = SqliteNotificationStore(path)
+    n = row("booking:1")
+    await first.add([n])
+    await first.close()
+    again = SqliteNotificationStore(path)  # opening again keeps what was there
+    assert await again.get(n.notification_id) == n
+    await again.close()
+    for other in others:
+        await other.close()
+    with sqlite3.connect(path) as db:
+        versions = dict(db.execute("SELECT component, version FROM schema_versions").fetchall())
+        assert versions["notifications"] == 1 and versions["payments"] == 1
+        db.execute("UPDATE schema_versions SET version = 99 WHERE component = 'notifications'")
+    with pytest.raises(RuntimeError, match="newer than this engine"):
+        SqliteNotificationStore(path)
