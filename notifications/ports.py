@@ -255,10 +255,11 @@ class ReminderStore(Protocol):
         once) and then marks it sent."""
         ...
 
-    async def mark_sent(self, reminder_id: str, *, now_s: float) -> bool:
+    async def mark_sent(self, reminder_id: str, *, now_s: float, connection: Any = None) -> bool:
         """sent = True, sent_s = now_s. False if it was already sent or is gone. With a
         notification store over the same database, do it in the transaction that adds
-        the reminder's rows (NotificationStore.add(connection=...))."""
+        the reminder's rows: pass the same `connection` as NotificationStore.add(rows,
+        connection=...)."""
         ...
 
     async def for_booking(self, booking_id: str) -> list[Reminder]:

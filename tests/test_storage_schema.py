@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
+import pytest
 from sqlalchemy import ARRAY
 
 from storage.schema import metadata
@@ -87,7 +88,7 @@ async def test_the_accounts_migration_goes_down_and_up_again(postgis_url: str) -
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == head_revision() == "0008"
+    assert await current_revision(postgis_url) == head_revision() == "0009"
 
 
 async def test_declines_and_shifts_migration_goes_down_and_up_again(postgis_url: str) -> None:
@@ -112,7 +113,7 @@ async def test_declines_and_shifts_migration_goes_down_and_up_again(postgis_url:
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == "0008"
+    assert await current_revision(postgis_url) == "0009"
 
 
 async def test_clinics_migration_goes_down_and_up_again(postgis_url: str) -> None:
@@ -133,7 +134,7 @@ async def test_clinics_migration_goes_down_and_up_again(postgis_url: str) -> Non
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == "0008"
+    assert await current_revision(postgis_url) == "0009"
     conn = await asyncpg.connect(postgis_url)
     try:
         assert await conn.fetchval("SELECT to_regclass('clinic.clinics')") is not None
@@ -162,7 +163,7 @@ async def test_the_admin_migration_goes_down_and_up_again(postgis_url: str) -> N
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == "0008"
+    assert await current_revision(postgis_url) == "0009"
 
 
 async def test_the_payments_migration_goes_down_and_up_again(postgis_url: str) -> None:
@@ -184,7 +185,7 @@ async def test_the_payments_migration_goes_down_and_up_again(postgis_url: str) -
     finally:
         await conn.close()
     await migrate(postgis_url)
-    assert await current_revision(postgis_url) == "0008"
+    assert await current_revision(postgis_url) == "0009"
     conn = await asyncpg.connect(postgis_url)
     try:
         money = await conn.fetch(
@@ -235,5 +236,74 @@ async def test_the_money_migration_converts_roubles_to_kopecks_exactly(postgis_u
         )
         assert (row["estimated_price_kopecks"], row["final_price_kopecks"]) == (2500_55, 3000_00)
         assert await conn.fetchval("SELECT to_regclass('booking.outbox')") is not None
+    finally:
+        await conn.close()
+
+
+async def test_the_notifications_migration_goes_down_and_up_again(postgis_url: str) -> None:
+    """0009: schema `notification` goes with its rows, and comes back with its indexes
+    and constraints (the claim's partial index, one unsent reminder per booking and kind,
+    one row per idempotency key)."""
+    import asyncio
+    import gc
+
+    from alembic import command
+
+    from services.database import alembic_config, current_revision
+
+    await migrate(postgis_url)
+    conn = await asyncpg.connect(postgis_url)
+    try:
+        await conn.execute(
+            "INSERT INTO notification.reminders (reminder_id, booking_id, user_id, kind,"
+            " due_at, visit_at) VALUES ('r1', 'b1', 'u1', 'visit_reminder_1h', now(), now())"
+        )
+    finally:
+        await conn.close()
+    gc.collect()  # see tests.conftest.migrate
+    await asyncio.to_thread(command.downgrade, alembic_config(postgis_url), "0008")
+    assert await current_revision(postgis_url) == "0008"
+    conn = await asyncpg.connect(postgis_url)
+    try:
+        assert await conn.fetchval("SELECT to_regnamespace('notification')") is None
+        assert await conn.fetchval("SELECT to_regclass('booking.outbox')") is not None
+    finally:
+        await conn.close()
+    await migrate(postgis_url)
+    assert await current_revision(postgis_url) == "0009"
+    conn = await asyncpg.connect(postgis_url)
+    try:
+        tables = await conn.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'notification'"
+        )
+        assert {r["table_name"] for r in tables} == {
+            "notifications", "preferences", "contacts", "push_subscriptions", "fcm_tokens",
+            "reminders",
+        }  # fmt: skip
+        assert await conn.fetchval("SELECT count(*) FROM notification.reminders") == 0
+        indexes = {
+            r["indexname"]: r["indexdef"]
+            for r in await conn.fetch(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'notification'"
+            )
+        }
+        assert "WHERE (status = ANY" in indexes["notifications_due"]
+        assert "WHERE (status = 'dead'" in indexes["notifications_dead"]
+        assert indexes["reminders_pending"].startswith("CREATE UNIQUE INDEX")
+        assert "notifications_idempotency_key_key" in indexes
+        insert = (
+            "INSERT INTO notification.notifications (notification_id, idempotency_key,"
+            " group_key, step, user_id, kind, channel, destination, locale, tz, variables,"
+            " created_at, next_attempt_at, expires_at, status) VALUES ($1, 'k1', 'g', 0, 'u1',"
+            " 'refund', 'email', 'a@example.ru', 'ru', 'Europe/Moscow', '{}', now(), now(),"
+            " now(), $2)"
+        )
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute(insert, "n0", "lost")
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute(insert, "n0", "sending")  # sending without a lease
+        await conn.execute(insert, "n1", "queued")
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute(insert, "n2", "queued")
     finally:
         await conn.close()
