@@ -38,7 +38,7 @@ BURST = 40.0
 FLOOD_DROPS_BEFORE_CLOSE = 200
 MAX_PENDING_EVENTS = 512
 DOCTOR_SILENCE_S = 90.0
-OPERATOR_FEED_EVERY_S = 1.0
+OPERATOR_FEED_EVERY_S = 0.8
 CLOSE_CODES: dict[int, str] = {
     1009: "a frame over 16 KiB (message too big)",
     4008: "the client did not read: more than 512 events waited for it; reconnect with "
