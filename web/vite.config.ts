@@ -59,6 +59,8 @@ export default defineConfig({
       },
     },
   },
+  // The operator console's feed worker (an ES module worker, from 'self' under the CSP).
+  worker: { format: "es" },
   plugins: [serviceWorker()],
   test: {
     include: ["src/**/*.test.ts", "src/**/*.test.tsx"],

@@ -41,6 +41,9 @@ export function gatewayPort(): Promise<number> {
 export interface ChannelOptions {
   token: () => Promise<string | null>;
   onMessage?: (message: GatewayMessage) => void;
+  /** Sees a frame's text before it is parsed; true when it took the frame (never one with
+   * a number or a ref: the operator's large `feed`, parsed in a worker). */
+  onText?: (data: string) => boolean;
   onState?: (state: ChannelState) => void;
   onOpen?: () => void;
   /** For tests: the socket and the port. */
@@ -118,6 +121,7 @@ export class Channel {
 
   /** Handles one frame: keeps the numbering, answers requests, passes it on. */
   receive(data: string): void {
+    if (this.options.onText?.(data)) return;
     let message: GatewayMessage;
     try {
       message = JSON.parse(data) as GatewayMessage;

@@ -20,6 +20,7 @@ import {
   connection$,
   detail$,
   emergencies$,
+  feedAt$,
   filters$,
   list$,
   loadMore,
@@ -212,9 +213,8 @@ export function OperatorApp({ user }: { user: User }) {
 function Figures() {
   const t = useT();
   const s = useStore(summary$);
-  const locale = useLocale();
   return (
-    <dl class="op-figures" id="op-figures" data-frames={String(s.frames)}>
+    <dl class="op-figures" id="op-figures">
       <div>
         <dt>{t("operator.figures.doctors")}</dt>
         <dd id="doctor-count">{s.total}</dd>
@@ -233,10 +233,17 @@ function Figures() {
       </div>
       <div>
         <dt>{t("operator.figures.at")}</dt>
-        <dd id="feed-at">{s.at ? formatTime(s.at, locale) : "—"}</dd>
+        <FeedAt />
       </div>
     </dl>
   );
+}
+
+/** The feed's time: the only part of the figures that changes every second. */
+function FeedAt() {
+  const at = useStore(feedAt$);
+  const locale = useLocale();
+  return <dd id="feed-at">{at ? formatTime(at, locale) : "—"}</dd>;
 }
 
 function Connection() {

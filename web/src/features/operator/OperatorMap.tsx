@@ -1,31 +1,25 @@
 /**
- * The operator's live map: MapLibre over the engine's own tiles, with two GeoJSON sources
- * (doctors, open bookings). They are changed only through `draw(frame)`, which the
- * LiveBatcher calls at most about once a second: one `setData` per source, never a render
- * of the page per message.
+ * The operator's live map: MapLibre over the engine's own tiles, and over it the live
+ * doctors and open bookings on an overlay of their own (overlay.ts). They change only
+ * through `draw(frame)`, about once a second: the overlay is redrawn, never the map under
+ * it, and never a render of the page per message.
  */
-import type { GeoJSONSource, Map as MapLibreMap, MapLayerMouseEvent } from "maplibre-gl";
+import type { Map as MapLibreMap, MapMouseEvent } from "maplibre-gl";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { useLocale, useT } from "../../i18n";
 import { mapInfo } from "../map/api";
-import type { Frame } from "./liveLayer";
+import type { LiveFrame } from "./liveLayer";
+import { LiveOverlay } from "./overlay";
 import type { Bounds } from "./types";
+
+export { BOOKING_COLOUR, DOCTOR_COLOURS, EMERGENCY_COLOUR } from "./overlay";
 
 type Lib = typeof import("maplibre-gl");
 
-/** Doctors' colours by status (the legend uses the same). */
-export const DOCTOR_COLOURS: Record<string, string> = {
-  available: "#15803d",
-  offered: "#ca8a04",
-  en_route: "#1d4ed8",
-  on_visit: "#7c3aed",
-  on_break: "#6b7280",
-};
-export const BOOKING_COLOUR = "#c2410c";
-export const EMERGENCY_COLOUR = "#dc2626";
-
 export interface MapHandle {
-  draw(frame: Frame): void;
+  draw(frame: LiveFrame & { doctorIds: string[] }): void;
+  /** The open booking, drawn larger with a dark rim. */
+  select(id: string | null): void;
   bounds(): Bounds | null;
   focus(lat: number, lon: number): void;
   fitAll(): void;
@@ -39,8 +33,6 @@ export interface OperatorMapProps {
   onDoctor: (id: string) => void;
 }
 
-const EMPTY = { type: "FeatureCollection" as const, features: [] };
-
 export function OperatorMap({ label, onReady, onMove, onBooking, onDoctor }: OperatorMapProps) {
   const t = useT();
   const locale = useLocale();
@@ -52,6 +44,7 @@ export function OperatorMap({ label, onReady, onMove, onBooking, onDoctor }: Ope
   useEffect(() => {
     let cancelled = false;
     let made: MapLibreMap | null = null;
+    let overlayMade: LiveOverlay | null = null;
     (async () => {
       try {
         const [lib, info] = await Promise.all([import("../map/maplibre") as Promise<{ default: Lib }>, mapInfo()]);
@@ -86,50 +79,21 @@ export function OperatorMap({ label, onReady, onMove, onBooking, onDoctor }: Ope
         };
         m.on("load", () => {
           if (cancelled) return;
-          m.addSource("op-doctors", { type: "geojson", data: EMPTY, buffer: 8, tolerance: 0, maxzoom: 14 });
-          m.addSource("op-bookings", { type: "geojson", data: EMPTY, buffer: 8, maxzoom: 14 });
-          m.addLayer({
-            id: "op-doctors",
-            type: "circle",
-            source: "op-doctors",
-            paint: {
-              "circle-color": [
-                "match", ["get", "status"],
-                "available", DOCTOR_COLOURS.available!,
-                "offered", DOCTOR_COLOURS.offered!,
-                "en_route", DOCTOR_COLOURS.en_route!,
-                "on_visit", DOCTOR_COLOURS.on_visit!,
-                DOCTOR_COLOURS.on_break!,
-              ],
-              "circle-radius": ["interpolate", ["linear"], ["zoom"], 9, 2.5, 13, 4.5, 16, 7],
-              "circle-opacity": ["case", ["get", "stale"], 0.45, 1],
-              "circle-stroke-color": "#ffffff",
-              "circle-stroke-width": ["interpolate", ["linear"], ["zoom"], 9, 0, 13, 1, 16, 1.5],
-            },
+          const overlay = new LiveOverlay(m);
+          overlayMade = overlay;
+          m.on("click", (event: MapMouseEvent) => {
+            const hit = overlay.hit(event.point.x, event.point.y);
+            if (hit?.kind === "booking") handlers.current.onBooking(hit.id);
+            else if (hit?.kind === "doctor") handlers.current.onDoctor(hit.id);
           });
-          m.addLayer({
-            id: "op-bookings",
-            type: "circle",
-            source: "op-bookings",
-            paint: {
-              "circle-color": ["case", ["get", "emergency"], EMERGENCY_COLOUR, BOOKING_COLOUR],
-              "circle-radius": ["case", ["get", "selected"], 10, ["get", "emergency"], 8, 6],
-              "circle-stroke-color": ["case", ["get", "selected"], "#111827", "#ffffff"],
-              "circle-stroke-width": ["case", ["get", "selected"], 3, 2],
-            },
+          // The pointer over a dot: at most one look every 50 ms (10,000 dots a look).
+          let looked = 0;
+          m.on("mousemove", (event: MapMouseEvent) => {
+            const now = performance.now();
+            if (now - looked < 50) return;
+            looked = now;
+            m.getCanvas().style.cursor = overlay.hit(event.point.x, event.point.y) ? "pointer" : "";
           });
-          const click = (layer: "op-doctors" | "op-bookings") => (event: MapLayerMouseEvent) => {
-            const id = event.features?.[0]?.properties?.id;
-            if (typeof id !== "string") return;
-            if (layer === "op-bookings") handlers.current.onBooking(id);
-            else handlers.current.onDoctor(id);
-          };
-          m.on("click", "op-bookings", click("op-bookings"));
-          m.on("click", "op-doctors", click("op-doctors"));
-          for (const layer of ["op-bookings", "op-doctors"]) {
-            m.on("mouseenter", layer, () => (m.getCanvas().style.cursor = "pointer"));
-            m.on("mouseleave", layer, () => (m.getCanvas().style.cursor = ""));
-          }
           m.on("moveend", () => handlers.current.onMove(bounds()));
           const el = box.current;
           let draws = 0;
@@ -137,8 +101,7 @@ export function OperatorMap({ label, onReady, onMove, onBooking, onDoctor }: Ope
             draw(frame) {
               if (cancelled) return; // this map was removed (a new one is made for another language)
               const t0 = performance.now();
-              (m.getSource("op-doctors") as GeoJSONSource | undefined)?.setData(frame.doctors);
-              (m.getSource("op-bookings") as GeoJSONSource | undefined)?.setData(frame.bookings);
+              overlay.setFrame(frame);
               draws += 1;
               if (el) {
                 el.dataset.doctors = String(frame.total);
@@ -149,6 +112,9 @@ export function OperatorMap({ label, onReady, onMove, onBooking, onDoctor }: Ope
               const probe = window as unknown as { __totDoctorsDrawn?: number[]; __totDrawMs?: number[] };
               probe.__totDoctorsDrawn?.push(t0);
               probe.__totDrawMs?.push(performance.now() - t0);
+            },
+            select(id) {
+              if (!cancelled) overlay.select(id);
             },
             bounds: () => (cancelled ? null : bounds()),
             focus(lat, lon) {
@@ -176,6 +142,7 @@ export function OperatorMap({ label, onReady, onMove, onBooking, onDoctor }: Ope
     })();
     return () => {
       cancelled = true;
+      overlayMade?.remove();
       made?.remove();
     };
     // The map is made once per language (its controls' words).

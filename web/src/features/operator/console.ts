@@ -2,13 +2,15 @@
  * The console's live state: the operator's socket (feed, alerts, status changes), the
  * searched list of open bookings (server-side filters, cursor pages), the emergencies, the
  * open booking's details, decision and timeline. Stores are read by the screens; the
- * doctors layer goes straight from the batcher to the map (never through a render).
+ * doctors layer goes from the batcher to a worker (parsing and building the frame) and
+ * straight to the map's overlay (never through a render). The legend's counts are set
+ * only when they change.
  */
 import { Channel, type ChannelState, type GatewayMessage } from "../../lib/channel";
 import { createStore } from "../../lib/store";
 import { freshAccessToken } from "../auth/session";
 import * as opApi from "./api";
-import { LiveBatcher, emptyCounts, type Counts, type Frame } from "./liveLayer";
+import { FrameBuilder, LiveBatcher, emptyCounts, sameCounts, type Counts, type LiveFrame } from "./liveLayer";
 import type { MapHandle } from "./OperatorMap";
 import { addAlert, defaultFilters, emptyList, open as openIn, withPage, type ListState } from "./store";
 import type { Alert, Booking, Bounds, Decision, Feed, Filters, Timeline } from "./types";
@@ -19,8 +21,6 @@ export interface Summary {
   availableFresh: number;
   openBookings: number;
   emergencies: number;
-  at: string | null;
-  frames: number;
 }
 
 export interface Detail {
@@ -38,9 +38,10 @@ export const summary$ = createStore<Summary>({
   availableFresh: 0,
   openBookings: 0,
   emergencies: 0,
-  at: null,
-  frames: 0,
 });
+/** When the feed on the map was made (changes every second: its own store, so only the
+ * clock re-renders). */
+export const feedAt$ = createStore<string | null>(null);
 export const alerts$ = createStore<Alert[]>([]);
 export const list$ = createStore<ListState>(emptyList);
 export const filters$ = createStore<Filters>(defaultFilters);
@@ -57,21 +58,52 @@ const timers = new Map<string, ReturnType<typeof setTimeout>>();
 let refresher: ReturnType<typeof setInterval> | undefined;
 let pinger: ReturnType<typeof setInterval> | undefined;
 
-export const batcher = new LiveBatcher((frame: Frame) => {
+let lastFrame: (LiveFrame & { doctorIds: string[] }) | null = null;
+let frames = 0;
+
+function showFrame(frame: LiveFrame & { doctorIds: string[] }): void {
+  lastFrame = frame;
+  frames += 1;
   mapHandle?.draw(frame);
   const probe = window as unknown as { __totFrameMs?: number[] };
   if (probe.__totFrameMs) probe.__totFrameMs.push(frame.builtMs);
   const s = summary$.get();
-  summary$.set({
+  const next: Summary = {
     counts: frame.counts,
     total: frame.total,
     availableFresh: frame.availableFresh,
     openBookings: frame.openBookings,
     emergencies: frame.emergencies,
-    at: frame.at,
-    frames: s.frames + 1,
-  });
-});
+  };
+  const same =
+    sameCounts(s.counts, next.counts) &&
+    s.total === next.total &&
+    s.availableFresh === next.availableFresh &&
+    s.openBookings === next.openBookings &&
+    s.emergencies === next.emergencies;
+  if (!same) summary$.set(next);
+  feedAt$.set(frame.at);
+}
+
+function feedWorker(): Worker {
+  return new Worker(new URL("./feed.worker.ts", import.meta.url), { type: "module", name: "feed" });
+}
+
+export const builder = new FrameBuilder(showFrame, typeof Worker === "undefined" ? null : feedWorker);
+export const batcher = new LiveBatcher<string | Feed>((feed) => builder.build(feed));
+
+/** How many frames were shown (for the page's data attributes and tests). */
+export function framesShown(): number {
+  return frames;
+}
+
+/** The gateway's feed, as text: passed on unparsed (the worker parses it). orjson writes
+ * `{"type":"feed",` first; any other spelling is parsed here and passed on as an object. */
+function onText(data: string): boolean {
+  if (!data.startsWith('{"type":"feed",')) return false;
+  batcher.push(data);
+  return true;
+}
 
 function later(name: string, fn: () => void, ms: number): void {
   clearTimeout(timers.get(name));
@@ -118,6 +150,7 @@ export function startConsole(): void {
     onState: (state) => connection$.set(state),
     onOpen: sendViewport,
     onMessage,
+    onText,
   });
   void channel.connect();
   void reload();
@@ -133,6 +166,7 @@ export function stopConsole(): void {
   channel?.close();
   channel = null;
   batcher.stop();
+  builder.stop();
   clearInterval(refresher);
   clearInterval(pinger);
   for (const timer of timers.values()) clearTimeout(timer);
@@ -142,7 +176,8 @@ export function stopConsole(): void {
 
 export function attachMap(handle: MapHandle): void {
   mapHandle = handle;
-  batcher.redraw();
+  handle.select(list$.get().openId);
+  if (lastFrame) handle.draw(lastFrame);
 }
 
 /** The map moved: a new viewport for the feed; the area filter follows it. */
@@ -194,8 +229,7 @@ export async function loadEmergencies(): Promise<void> {
 
 export function openBooking(id: string | null): void {
   list$.set((s) => openIn(s, id));
-  batcher.selectedId = id;
-  batcher.redraw();
+  mapHandle?.select(id);
   if (!id) {
     detail$.set(null);
     return;
