@@ -93,7 +93,7 @@ class PriceListIn(Input):
     extras_cap_percent: Percent = 50
     pay_at_visit_allowed: StrictBool = True
     methods: list[MethodName] = Field(default_factory=_all_methods, min_length=1, max_length=3)
-    doctor_shares: list[DoctorShareIn] = Field(default_factory=list, max_length=2_000)
+    doctor_shares: list[DoctorShareIn] = Field(default_factory=list, max_length=500)
 
 
 class PriceListOut(Output):

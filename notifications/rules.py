@@ -265,6 +265,17 @@ def quiet_until(at_s: float, prefs: Preferences) -> float | None:
     in the repeated hour after the first)."""
     if not is_quiet(at_s, prefs):
         return None
+    until = _quiet_end(at_s, prefs)
+    # A window that ends in the hour the clocks skip and starts again right after it (a
+    # quiet window of nearly the whole day) is not over at the jump: the next end is.
+    for _ in range(3):
+        if not is_quiet(until, prefs):
+            break
+        until = _quiet_end(until, prefs)
+    return until
+
+
+def _quiet_end(at_s: float, prefs: Preferences) -> float:
     assert prefs.quiet_start_min is not None and prefs.quiet_end_min is not None
     tz = _zone_or_default(prefs.tz)
     local = datetime.fromtimestamp(at_s, tz)

@@ -52,7 +52,7 @@ Priority = Literal["normal", "urgent", "emergency"]
 Stage = Literal["before_assigned", "after_assigned", "after_arrived"]
 
 
-MAX_DOCTOR_SHARES = 2_000
+MAX_DOCTOR_SHARES = 500  # a list at its longest stays within the 64 KiB body limit
 _DOCTOR_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 

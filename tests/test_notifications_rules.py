@@ -1121,3 +1121,14 @@ def test_unsubscribe_tokens_round_trip_and_refuse_tampering() -> None:
 def test_junk_unsubscribe_tokens_give_a_notification_error(token: str) -> None:
     with pytest.raises(NotificationError):
         rules.read_unsubscribe_token(b"secret", token)
+
+
+def test_a_window_ending_in_the_skipped_hour_ends_the_next_day() -> None:
+    """Found by the property above: quiet from 02:01 to 02:00 (all day but one minute) in
+    Berlin on the night the clocks skip 02:00-03:00 does not end at the jump (03:00 is
+    quiet again), but at 02:00 the next day."""
+    prefs = Preferences(user_id="u", tz="Europe/Berlin", quiet_start_min=121, quiet_end_min=120)
+    at_s = 1774745999  # 2026-03-29 01:59:59 CET, a second before the jump
+    until = rules.quiet_until(at_s, prefs)
+    assert until is not None and not rules.is_quiet(until, prefs)
+    assert until - at_s > 20 * 3600  # the next day's 02:00
