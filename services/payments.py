@@ -838,11 +838,14 @@ class PaymentService:
 
     async def view(self, who: Principal, booking_id: str) -> OrderView:
         await self._booking_for(who, booking_id)
+        # Payments and refunds first, the order last: a change records them together, so
+        # whatever change the payments show, the order read after them shows too (the
+        # other way round, a payment could be seen before its order's new status).
+        payments = await self.store.payments_for_booking(booking_id)
+        refunds = [r for p in payments for r in await self.store.refunds_for_payment(p.payment_id)]
         order = await self.store.order(booking_id)
         if order is None:
             raise NotFoundError(f"booking {booking_id!r} has no payment")
-        payments = await self.store.payments_for_booking(booking_id)
-        refunds = [r for p in payments for r in await self.store.refunds_for_payment(p.payment_id)]
         now = self.clock()
         payable = next(
             (
